@@ -1,0 +1,54 @@
+# One-command set-up: `make run` opens the tool, `make test` runs every test. Both install what is missing:
+# a project-local .venv with the PyTorch wheel whose LibTorch tch 0.24 links against (2.11.0).
+
+TORCH_VERSION := 2.11.0
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_VERSION)
+CARGO ?= cargo
+# Where a new user's scene opens from; overridable: make run SCENE=path
+ARGS ?=
+
+.PHONY: all venv build release run test lint fmt bench clean-venv check-tools
+
+all: build
+
+check-tools:
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust 1.95+ from https://rustup.rs"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+ (with venv)"; exit 1; }
+
+# The venv is made once; the stamp records which torch it holds. `.venv/libtorch` is the fixed path
+# .cargo/config.toml points LIBTORCH at, whatever python3.X folder pip chose.
+$(TORCH_STAMP):
+	@$(MAKE) --no-print-directory check-tools
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian: apt-get install python3-venv"; exit 1; }
+	$(VPY) -m pip install --disable-pip-version-check -q torch==$(TORCH_VERSION) numpy
+	ln -sfn "$$($(VPY) -c 'import torch, os; print(os.path.dirname(torch.__file__))')" $(VENV)/libtorch
+	@test -f $(VENV)/libtorch/lib/libtorch_cpu.so || { echo "error: $(VENV)/libtorch/lib/libtorch_cpu.so missing after install"; exit 1; }
+	touch $@
+
+venv: $(TORCH_STAMP)
+
+build: $(TORCH_STAMP)
+	$(CARGO) build
+
+release: $(TORCH_STAMP)
+	$(CARGO) build --release
+
+run: release
+	./target/release/pix2pixhd $(ARGS)
+
+test: $(TORCH_STAMP)
+	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO) test --doc
+
+lint: $(TORCH_STAMP)
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: release
+	./target/release/pix2pixhd bench
+
+clean-venv:
+	rm -rf $(VENV)
