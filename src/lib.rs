@@ -1,2 +1,8 @@
 //! pix2pixhd: the pix2pixHD networks (Wang et al., CVPR 2018) in Rust on LibTorch, and the tools around them.
+
+pub mod bench;
+pub mod cli;
+pub mod data;
 pub mod labels;
+pub mod model;
+pub mod torch_info;

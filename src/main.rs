@@ -2,9 +2,21 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use pix2pixhd::cli::ModelArgs;
+use pix2pixhd::model::encoder::Encoder;
+use pix2pixhd::model::runtime::GeneratorModel;
+use pix2pixhd::model::{discriminator::MultiscaleDiscriminator, param_count};
 
 #[derive(Parser)]
-#[command(name = "pix2pixhd", version, about = "pix2pixHD scene editor and toolkit")]
+#[command(
+    name = "pix2pixhd",
+    version,
+    about = "pix2pixHD (Wang et al., CVPR 2018) scene editor and toolkit",
+    long_about = "pix2pixHD (Wang et al., CVPR 2018) scene editor and toolkit.\n\n\
+                  The networks run on LibTorch, on CUDA when there is a GPU and on the CPU otherwise. \
+                  Weights load from .safetensors or from PyTorch state dicts (.pth), so published \
+                  pix2pixHD checkpoints work as they are."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -12,16 +24,59 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the LibTorch version, CUDA availability and, for a model, its configuration and size.
-    Info,
+    /// Print the LibTorch version, CUDA availability and GPU; with a model, its configuration and size.
+    Info(InfoArgs),
+    /// Time the generator's forward pass here and in the PyTorch reference, and print their ratio.
+    Bench(pix2pixhd::bench::BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct InfoArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn info(args: &InfoArgs) -> Result<()> {
+    println!("pix2pixhd {}", env!("CARGO_PKG_VERSION"));
+    println!("{}", pix2pixhd::torch_info::report());
+    let m = &args.model;
+    if m.model.is_none() && m.config.is_none() && m.preset.is_none() {
+        return Ok(());
+    }
+    let resolved = m.resolve()?;
+    let cfg = &resolved.cfg;
+    println!("\nmodel configuration:\n{}", cfg.to_json());
+    let device = tch::Device::Cpu;
+    let g = match &resolved.files.g_weights {
+        Some(w) => {
+            let (g, report) = GeneratorModel::load(cfg, w, device)?;
+            println!("generator weights: {} ({} tensors loaded)", w.display(), report.loaded);
+            if !report.ignored_running_stats.is_empty() {
+                println!("  ignored {} InstanceNorm running-statistics keys", report.ignored_running_stats.len());
+            }
+            g
+        }
+        None => GeneratorModel::random(cfg, device, 0)?,
+    };
+    println!("G input channels: {}, size base: {}", cfg.g_input_nc(), cfg.size_base());
+    println!("G parameters: {}", g.param_count());
+    let vs = tch::nn::VarStore::new(device);
+    let _d = MultiscaleDiscriminator::from_config(&vs.root(), cfg);
+    println!("D parameters (for training): {}", param_count(&vs));
+    if cfg.use_features() {
+        let vs = tch::nn::VarStore::new(device);
+        let _e = Encoder::new(&vs.root(), cfg);
+        println!("E parameters: {}", param_count(&vs));
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        None | Some(Command::Info) => {
-            println!("pix2pixhd {}", env!("CARGO_PKG_VERSION"));
-        }
+        // The editor is not there yet; until it is, the bare command tells what this build can do.
+        None => info(&InfoArgs { model: ModelArgs::default() }),
+        Some(Command::Info(a)) => info(&a),
+        Some(Command::Bench(a)) => pix2pixhd::bench::run(&a),
     }
-    Ok(())
 }

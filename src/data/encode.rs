@@ -1,0 +1,193 @@
+//! G's input encoding, as the reference builds it: `[one-hot(label) : label_nc | boundary map : 1 | features]`.
+//!
+//! The boundary ("edge") map marks a pixel 1 when any of its 4-neighbours has a different instance id; both pixels
+//! of every differing horizontal or vertical pair are marked. It is computed on the raw ids, so two touching cars
+//! of one class are still separated, which is the whole point of the instance map.
+
+use crate::model::ModelConfig;
+use tch::{Device, Kind, Tensor};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EncodeError {
+    #[error("class id {id} at pixel (x {x}, y {y}) is not below label_nc {label_nc} of the model")]
+    ClassOutOfRange { id: u8, x: usize, y: usize, label_nc: i64 },
+    #[error("{what} has {got} values, expected {width}×{height} = {}", width * height)]
+    SizeMismatch { what: &'static str, got: usize, width: usize, height: usize },
+    #[error("the model uses instance boundaries but no instance map was given")]
+    MissingInstanceMap,
+    #[error("the model takes {feat_num} feature channels but no feature map was given")]
+    MissingFeatures { feat_num: i64 },
+    #[error("feature map has shape {got:?}, expected [1, {feat_num}, {height}, {width}]")]
+    FeatureShape { got: Vec<i64>, feat_num: i64, width: usize, height: usize },
+    #[error("the model takes an RGB image as input (label_nc 0), not a label map")]
+    NotALabelModel,
+}
+
+/// The 4-neighbour instance boundary map of a row-major `w`×`h` id map, 1 on boundaries and 0 elsewhere.
+pub fn edge_map(inst: &[u32], w: usize, h: usize) -> Vec<u8> {
+    assert_eq!(inst.len(), w * h, "edge_map: map has {} values, expected {w}×{h}", inst.len());
+    let mut e = vec![0u8; w * h];
+    for y in 0..h {
+        let row = y * w;
+        for x in 1..w {
+            if inst[row + x] != inst[row + x - 1] {
+                e[row + x] = 1;
+                e[row + x - 1] = 1;
+            }
+        }
+        if y > 0 {
+            let up = row - w;
+            for x in 0..w {
+                if inst[row + x] != inst[up + x] {
+                    e[row + x] = 1;
+                    e[up + x] = 1;
+                }
+            }
+        }
+    }
+    e
+}
+
+/// A label map with its optional instance map, row-major, as the Scene and the data loaders hold them.
+#[derive(Debug, Clone, Copy)]
+pub struct Maps<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub label: &'a [u8],
+    pub inst: Option<&'a [u32]>,
+}
+
+impl Maps<'_> {
+    fn check(&self) -> Result<(), EncodeError> {
+        let (width, height) = (self.width, self.height);
+        if self.label.len() != width * height {
+            return Err(EncodeError::SizeMismatch { what: "label map", got: self.label.len(), width, height });
+        }
+        if let Some(inst) = self.inst
+            && inst.len() != width * height
+        {
+            return Err(EncodeError::SizeMismatch { what: "instance map", got: inst.len(), width, height });
+        }
+        Ok(())
+    }
+}
+
+/// The first pixel whose class is not below `label_nc`, as an error naming the id and where it is.
+pub fn check_classes(label: &[u8], width: usize, label_nc: i64) -> Result<(), EncodeError> {
+    match label.iter().position(|&c| i64::from(c) >= label_nc) {
+        Some(i) => Err(EncodeError::ClassOutOfRange { id: label[i], x: i % width, y: i / width, label_nc }),
+        None => Ok(()),
+    }
+}
+
+/// Builds G's input [1, g_input_nc, H, W] (float32) on `device`. `feat` ([1, feat_num, H, W]) is required exactly
+/// when the model uses features.
+pub fn encode_input(
+    maps: Maps<'_>,
+    cfg: &ModelConfig,
+    feat: Option<&Tensor>,
+    device: Device,
+) -> Result<Tensor, EncodeError> {
+    maps.check()?;
+    if cfg.label_nc == 0 {
+        return Err(EncodeError::NotALabelModel);
+    }
+    check_classes(maps.label, maps.width, cfg.label_nc)?;
+    let (w, h) = (maps.width as i64, maps.height as i64);
+    let mut parts = Vec::with_capacity(3);
+    let idx = Tensor::from_slice(maps.label).to_device(device).to_kind(Kind::Int64).reshape([1, 1, h, w]);
+    parts.push(Tensor::zeros([1, cfg.label_nc, h, w], (Kind::Float, device)).scatter_value(1, &idx, 1.0));
+    if !cfg.no_instance {
+        let inst = maps.inst.ok_or(EncodeError::MissingInstanceMap)?;
+        let edges = edge_map(inst, maps.width, maps.height);
+        parts.push(Tensor::from_slice(&edges).to_device(device).to_kind(Kind::Float).reshape([1, 1, h, w]));
+    }
+    if cfg.use_features() {
+        let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
+        if f.size() != [1, cfg.feat_num, h, w] {
+            return Err(EncodeError::FeatureShape {
+                got: f.size(),
+                feat_num: cfg.feat_num,
+                width: maps.width,
+                height: maps.height,
+            });
+        }
+        parts.push(f.to_device(device).to_kind(Kind::Float));
+    }
+    Ok(Tensor::cat(&parts, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(rows: &[&[u32]]) -> (Vec<u32>, usize, usize) {
+        let w = rows[0].len();
+        (rows.iter().flat_map(|r| r.iter().copied()).collect(), w, rows.len())
+    }
+
+    #[test]
+    fn touching_instances_of_one_class_are_separated() {
+        let (m, w, h) = grid(&[
+            &[7, 7, 7, 7, 7, 7],
+            &[7, 26000, 26000, 26001, 26001, 7],
+            &[7, 26000, 26000, 26001, 26001, 7],
+            &[7, 7, 7, 7, 7, 7],
+        ]);
+        #[rustfmt::skip]
+        let expected = vec![
+            0, 1, 1, 1, 1, 0,
+            1, 1, 1, 1, 1, 1,
+            1, 1, 1, 1, 1, 1,
+            0, 1, 1, 1, 1, 0,
+        ];
+        assert_eq!(edge_map(&m, w, h), expected);
+    }
+
+    #[test]
+    fn single_pixel_and_borders() {
+        let (m, w, h) = grid(&[&[1, 1, 1, 1], &[1, 2, 1, 1], &[1, 1, 1, 3]]);
+        #[rustfmt::skip]
+        let expected = vec![
+            0, 1, 0, 0,
+            1, 1, 1, 1,
+            0, 1, 1, 1,
+        ];
+        // The image border itself is never a boundary; only id changes are.
+        assert_eq!(edge_map(&m, w, h), expected);
+        assert_eq!(edge_map(&[5; 12], 4, 3), vec![0; 12]);
+    }
+
+    #[test]
+    fn out_of_range_class_is_named_with_its_position() {
+        let cfg = ModelConfig { label_nc: 10, ..Default::default() };
+        let label = [1u8, 2, 3, 12, 0, 0];
+        let inst = [1u32, 2, 3, 12, 0, 0];
+        let maps = Maps { width: 3, height: 2, label: &label, inst: Some(&inst) };
+        let err = encode_input(maps, &cfg, None, Device::Cpu).unwrap_err();
+        assert_eq!(err, EncodeError::ClassOutOfRange { id: 12, x: 0, y: 1, label_nc: 10 });
+        assert!(err.to_string().contains("class id 12"));
+    }
+
+    #[test]
+    fn one_hot_then_edges() {
+        let cfg = ModelConfig { label_nc: 4, ..Default::default() };
+        let label = [0u8, 3, 3, 1];
+        let inst = [0u32, 3, 3, 1];
+        let maps = Maps { width: 2, height: 2, label: &label, inst: Some(&inst) };
+        let x = encode_input(maps, &cfg, None, Device::Cpu).unwrap();
+        assert_eq!(x.size(), [1, 5, 2, 2]);
+        let v: Vec<f32> = Vec::try_from(x.flatten(0, -1)).unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            1., 0., 0., 0.,  // class 0
+            0., 0., 0., 1.,  // class 1
+            0., 0., 0., 0.,  // class 2
+            0., 1., 1., 0.,  // class 3
+            1., 1., 1., 1.,  // edges
+        ];
+        assert_eq!(v, expected);
+        let missing = Maps { inst: None, ..maps };
+        assert_eq!(encode_input(missing, &cfg, None, Device::Cpu).unwrap_err(), EncodeError::MissingInstanceMap);
+    }
+}

@@ -1,0 +1,3 @@
+//! Data: turning label and instance maps into network input.
+
+pub mod encode;

@@ -1,0 +1,251 @@
+//! `ModelConfig`: every network option of pix2pixHD, with the reference release's defaults.
+//!
+//! Field names follow the reference options in snake case (`num_D` becomes `num_d`). A run folder stores this as
+//! `config.json`; unknown keys are rejected so that a typo does not silently fall back to a default.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Which generator architecture to build (`--netG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NetG {
+    /// GlobalGenerator (G1) alone.
+    Global,
+    /// LocalEnhancer: G1 plus `n_local_enhancers` enhancers (G2, G3, ...).
+    Local,
+}
+
+/// Normalisation layer (`--norm`). Only instance norm is implemented: it is what every published model uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    Instance,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Number of semantic classes one-hot encoded into G (35 for Cityscapes labelIds). 0 means an RGB input.
+    pub label_nc: i64,
+    /// Channels of the input image when `label_nc == 0`.
+    pub input_nc: i64,
+    /// Channels of the generated image.
+    pub output_nc: i64,
+    pub net_g: NetG,
+    /// Filters of the first generator layer (of the last enhancer for `local`).
+    pub ngf: i64,
+    pub n_downsample_global: i64,
+    pub n_blocks_global: i64,
+    pub n_local_enhancers: i64,
+    pub n_blocks_local: i64,
+    pub norm: Norm,
+    /// When false, the instance boundary map is the extra input channel after the one-hot labels.
+    pub no_instance: bool,
+    /// Instance-wise features from the encoder E feed G (`--instance_feat`).
+    pub instance_feat: bool,
+    /// Label-wise features feed G (`--label_feat`).
+    pub label_feat: bool,
+    pub feat_num: i64,
+    pub nef: i64,
+    pub n_downsample_e: i64,
+    pub num_d: i64,
+    pub n_layers_d: i64,
+    pub ndf: i64,
+    /// No discriminator feature-matching loss; this also makes D return only its final prediction.
+    pub no_gan_feat_loss: bool,
+    /// Use the BCE GAN loss instead of least squares.
+    pub no_lsgan: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            label_nc: 35,
+            input_nc: 3,
+            output_nc: 3,
+            net_g: NetG::Global,
+            ngf: 64,
+            n_downsample_global: 4,
+            n_blocks_global: 9,
+            n_local_enhancers: 1,
+            n_blocks_local: 3,
+            norm: Norm::Instance,
+            no_instance: false,
+            instance_feat: false,
+            label_feat: false,
+            feat_num: 3,
+            nef: 16,
+            n_downsample_e: 4,
+            num_d: 2,
+            n_layers_d: 3,
+            ndf: 64,
+            no_gan_feat_loss: false,
+            no_lsgan: false,
+        }
+    }
+}
+
+/// Named configurations of the published models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// The published `label2city_1024p` G: LocalEnhancer, ngf 32, 36 input channels, 2048×1024.
+    #[value(name = "label2city_1024p")]
+    Label2City1024p,
+    /// `label2city_512p`: GlobalGenerator, ngf 64, 36 input channels, 1024×512.
+    #[value(name = "label2city_512p")]
+    Label2City512p,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read model config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("model config {path} is not valid: {source}")]
+    Parse { path: String, source: serde_json::Error },
+    #[error("invalid model config: {0}")]
+    Invalid(String),
+}
+
+impl ModelConfig {
+    pub fn preset(p: Preset) -> Self {
+        match p {
+            Preset::Label2City1024p => Self { net_g: NetG::Local, ngf: 32, num_d: 3, ..Self::default() },
+            Preset::Label2City512p => Self::default(),
+        }
+    }
+
+    /// Whether G takes encoder features as extra input channels.
+    pub fn use_features(&self) -> bool {
+        self.instance_feat || self.label_feat
+    }
+
+    /// Channels of the semantic part of the input: the one-hot labels, or the RGB image when `label_nc == 0`.
+    pub fn semantic_nc(&self) -> i64 {
+        if self.label_nc == 0 { self.input_nc } else { self.label_nc }
+    }
+
+    /// G's input channels: semantic + boundary map + features.
+    pub fn g_input_nc(&self) -> i64 {
+        self.semantic_nc() + i64::from(!self.no_instance) + if self.use_features() { self.feat_num } else { 0 }
+    }
+
+    /// D's input channels: semantic + boundary map + image. Features are not shown to D.
+    pub fn d_input_nc(&self) -> i64 {
+        self.semantic_nc() + i64::from(!self.no_instance) + self.output_nc
+    }
+
+    /// Height and width must be multiples of this for G's downsampling and upsampling to line up.
+    pub fn size_base(&self) -> i64 {
+        let local = match self.net_g {
+            NetG::Global => 0,
+            NetG::Local => self.n_local_enhancers,
+        };
+        1 << (self.n_downsample_global + local)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("output_nc", self.output_nc),
+            ("ngf", self.ngf),
+            ("feat_num", self.feat_num),
+            ("nef", self.nef),
+            ("num_d", self.num_d),
+            ("n_layers_d", self.n_layers_d),
+            ("ndf", self.ndf),
+            ("n_downsample_global", self.n_downsample_global),
+        ];
+        for (name, v) in positive {
+            if v <= 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive, got {v}")));
+            }
+        }
+        let non_negative = [
+            ("label_nc", self.label_nc),
+            ("n_blocks_global", self.n_blocks_global),
+            ("n_blocks_local", self.n_blocks_local),
+            ("n_downsample_e", self.n_downsample_e),
+        ];
+        for (name, v) in non_negative {
+            if v < 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be 0 or more, got {v}")));
+            }
+        }
+        if self.label_nc == 0 && self.input_nc <= 0 {
+            return Err(ConfigError::Invalid("label_nc 0 needs input_nc > 0".into()));
+        }
+        if self.label_nc > 256 {
+            return Err(ConfigError::Invalid(format!(
+                "label_nc {} is more than an 8-bit label map can hold (256)",
+                self.label_nc
+            )));
+        }
+        if self.net_g == NetG::Local && self.n_local_enhancers < 1 {
+            return Err(ConfigError::Invalid(format!(
+                "net_g local needs n_local_enhancers >= 1, got {}",
+                self.n_local_enhancers
+            )));
+        }
+        if self.n_downsample_global + self.n_local_enhancers > 12 {
+            return Err(ConfigError::Invalid("more than 12 halvings of the input".into()));
+        }
+        if self.instance_feat && self.label_feat {
+            return Err(ConfigError::Invalid("choose one of instance_feat and label_feat".into()));
+        }
+        Ok(())
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let cfg: Self = serde_json::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("ModelConfig always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_reference_options() {
+        let c = ModelConfig::default();
+        assert_eq!((c.label_nc, c.ngf, c.n_downsample_global, c.n_blocks_global), (35, 64, 4, 9));
+        assert_eq!((c.n_local_enhancers, c.n_blocks_local, c.feat_num, c.nef), (1, 3, 3, 16));
+        assert_eq!((c.num_d, c.n_layers_d, c.ndf), (2, 3, 64));
+        assert!(!c.no_instance && !c.instance_feat && !c.label_feat);
+        assert_eq!(c.g_input_nc(), 36);
+        assert_eq!(c.d_input_nc(), 39);
+    }
+
+    #[test]
+    fn the_1024p_preset_wants_multiples_of_32() {
+        let c = ModelConfig::preset(Preset::Label2City1024p);
+        assert_eq!(c.size_base(), 32);
+        assert_eq!(ModelConfig::preset(Preset::Label2City512p).size_base(), 16);
+        let f = ModelConfig { instance_feat: true, ..c };
+        assert_eq!(f.g_input_nc(), 39);
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_keys_rejected() {
+        let c = ModelConfig::preset(Preset::Label2City1024p);
+        let back: ModelConfig = serde_json::from_str(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+        let partial: ModelConfig = serde_json::from_str(r#"{"ngf": 32, "net_g": "local"}"#).unwrap();
+        assert_eq!(partial.label_nc, 35);
+        assert!(serde_json::from_str::<ModelConfig>(r#"{"ngff": 32}"#).is_err());
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let c = ModelConfig { ngf: 0, ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("ngf"));
+    }
+}

@@ -1,0 +1,83 @@
+//! Building blocks shared by the pix2pixHD networks: convolutions with the reference initialisation, instance norm,
+//! reflection padding, the count-exclude-pad average pool, and the ResNet block.
+
+use tch::Tensor;
+use tch::nn::{self, Module};
+
+/// The reference `weights_init`: conv weights ~ N(0, 0.02); biases keep PyTorch's default U(±1/sqrt(fan_in)).
+/// PyTorch computes fan_in from dimension 1 of the weight, which for a transposed conv is its *output* channels.
+fn bias_init(fan_in: i64) -> nn::Init {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    nn::Init::Uniform { lo: -bound, up: bound }
+}
+
+const WEIGHT_INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
+
+/// A k×k convolution with bias, zero padding `pad`.
+pub fn conv2d(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, pad: i64) -> nn::Conv2D {
+    let cfg = nn::ConvConfig {
+        stride,
+        padding: pad,
+        ws_init: WEIGHT_INIT,
+        bs_init: bias_init(c_in * k * k),
+        ..Default::default()
+    };
+    nn::conv2d(p, c_in, c_out, k, cfg)
+}
+
+/// The generator's upsampling layer: ConvTranspose2d(k3, s2, p1, output_padding 1), which exactly doubles H and W.
+pub fn conv_transpose_up(p: nn::Path, c_in: i64, c_out: i64) -> nn::ConvTranspose2D {
+    let cfg = nn::ConvTransposeConfig {
+        stride: 2,
+        padding: 1,
+        output_padding: 1,
+        ws_init: WEIGHT_INIT,
+        bs_init: bias_init(c_out * 9),
+        ..Default::default()
+    };
+    nn::conv_transpose2d(p, c_in, c_out, 3, cfg)
+}
+
+/// InstanceNorm2d(affine=False, track_running_stats=False): always the statistics of the current sample, biased
+/// variance, eps 1e-5, in training and inference alike.
+pub fn instance_norm(x: &Tensor) -> Tensor {
+    x.instance_norm(None::<Tensor>, None::<Tensor>, None::<Tensor>, None::<Tensor>, true, 0.1, 1e-5, true)
+}
+
+/// conv → instance norm → ReLU, the unit every generator stage is made of.
+pub fn conv_norm_relu<M: Module>(conv: &M, x: &Tensor) -> Tensor {
+    instance_norm(&conv.forward(x)).relu_()
+}
+
+pub fn reflect_pad(x: &Tensor, p: i64) -> Tensor {
+    x.reflection_pad2d([p, p, p, p])
+}
+
+/// AvgPool2d(3, stride 2, padding 1, count_include_pad=False): the input pyramid of the local enhancer and the
+/// multiscale discriminator.
+pub fn downsample(x: &Tensor) -> Tensor {
+    x.avg_pool2d([3, 3], [2, 2], [1, 1], false, false, None)
+}
+
+/// ResnetBlock(dim, 'reflect'): `x + [pad1, conv3, norm, ReLU, pad1, conv3, norm](x)`, nothing after the sum.
+/// The convs sit at `conv_block.1` and `conv_block.5`, as in the reference state dict.
+#[derive(Debug)]
+pub struct ResnetBlock {
+    conv1: nn::Conv2D,
+    conv2: nn::Conv2D,
+}
+
+impl ResnetBlock {
+    pub fn new(p: nn::Path, dim: i64) -> Self {
+        let cb = &p / "conv_block";
+        Self { conv1: conv2d(&cb / 1, dim, dim, 3, 1, 0), conv2: conv2d(&cb / 5, dim, dim, 3, 1, 0) }
+    }
+}
+
+impl Module for ResnetBlock {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let h = conv_norm_relu(&self.conv1, &reflect_pad(x, 1));
+        let h = instance_norm(&self.conv2.forward(&reflect_pad(&h, 1)));
+        h + x
+    }
+}
