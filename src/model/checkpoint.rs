@@ -5,6 +5,7 @@
 //! names. InstanceNorm running statistics (written by PyTorch < 0.4) are ignored; anything else that does not fit —
 //! missing, unexpected or wrongly shaped — is an error that lists the keys.
 
+use super::torch_pickle::read_torch_zip;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -81,19 +82,14 @@ pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
                     message: "it does not start with a zip signature".into(),
                 });
             }
-            Tensor::loadz_multi(path).map_err(|e| CheckpointError::Corrupt {
+            read_torch_zip(path).map_err(|e| CheckpointError::Corrupt {
                 path: p(),
                 format: "PyTorch zip",
-                message: first_line(&e.to_string()),
+                message: e.to_string(),
             })
         }
         _ => Err(CheckpointError::UnknownFormat { path: p(), ext }),
     }
-}
-
-/// LibTorch errors carry a C++ backtrace; the first line is the message a user needs.
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
 }
 
 /// Fills every variable of `vs` from the file. Running statistics and keys for which `ignore` says true are

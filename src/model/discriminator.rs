@@ -28,7 +28,8 @@ impl Block {
         if self.norm {
             h = instance_norm(&h);
         }
-        if self.act { h.leaky_relu_() } else { h }
+        // LeakyReLU(0.2); tch's leaky_relu has PyTorch's default slope 0.01 and no slope argument.
+        if self.act { h.maximum(&(&h * 0.2)) } else { h }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod generator;
 pub mod layers;
 pub mod loss;
 pub mod runtime;
+pub mod torch_pickle;
 pub mod vgg;
 
 pub use config::{ModelConfig, NetG, Preset};
