@@ -188,3 +188,39 @@ fn a_pytorch_state_dict_loads_into_a_run_folder_model() {
     ));
     drop(g);
 }
+
+#[test]
+fn a_legacy_pth_is_named_as_such_and_the_conversion_script_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (legacy, modern, converted) =
+        (dir.path().join("legacy.pth"), dir.path().join("modern.pth"), dir.path().join("converted.pt"));
+    // Python makes a random state dict with the tiny G's names and shapes, saved both as PyTorch < 1.6 wrote it
+    // (with old InstanceNorm running statistics) and in today's zip format.
+    let g = GeneratorModel::random(&tiny(), Device::Cpu, 3).unwrap();
+    let spec: HashMap<String, Vec<i64>> = shapes(&g.vs);
+    let make = "import sys, collections, torch, json\n\
+                torch.manual_seed(0)\n\
+                spec = json.loads(sys.argv[1])\n\
+                sd = collections.OrderedDict((k, torch.randn(spec[k])) for k in sorted(spec))\n\
+                torch.save(sd, sys.argv[3])\n\
+                sd['model.2.running_mean'] = torch.zeros(4)\n\
+                torch.save(sd, sys.argv[2], _use_new_zipfile_serialization=False)\n";
+    let ok = std::process::Command::new(common::python())
+        .args(["-c", make])
+        .arg(serde_json::to_string(&spec).unwrap())
+        .arg(&legacy)
+        .arg(&modern)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(matches!(load_err(&legacy), CheckpointError::Legacy { .. }));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/convert_legacy_pth.py");
+    let ok = std::process::Command::new(common::python()).arg(script).arg(&legacy).arg(&converted).status().unwrap();
+    assert!(ok.success());
+    let (from_legacy, report) = GeneratorModel::load(&tiny(), &converted, Device::Cpu).unwrap();
+    assert!(report.ignored_running_stats.is_empty(), "the script drops them");
+    let (from_modern, _) = GeneratorModel::load(&tiny(), &modern, Device::Cpu).unwrap();
+    let x = Tensor::randn([1, 5, 16, 16], (Kind::Float, Device::Cpu));
+    assert_eq!(from_legacy.infer(&x), from_modern.infer(&x));
+    assert_ne!(from_legacy.infer(&x), g.infer(&x), "the weights came from the file");
+}
