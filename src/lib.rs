@@ -6,3 +6,4 @@ pub mod data;
 pub mod labels;
 pub mod model;
 pub mod torch_info;
+pub mod train;

@@ -1,0 +1,244 @@
+//! The networks of a training run (G, D, and E when features are on) and one optimisation step of pix2pixHD.
+//!
+//! The step follows the reference's `Pix2PixHDModel.forward` and `train.py`: G's input is the encoded label
+//! (+ E's instance-pooled features of the real photo), D sees `[label | image]`; D's fake loss uses the detached
+//! (optionally pooled) fake; G's loss is GAN + feature matching + λ·VGG; G (and E) step first, then D.
+
+use super::adam::Adam;
+use super::pool::ImagePool;
+use crate::model::checkpoint::{self, CheckpointError};
+use crate::model::discriminator::MultiscaleDiscriminator;
+use crate::model::encoder::Encoder;
+use crate::model::generator::Generator;
+use crate::model::loss::{GanMode, feature_matching, gan_loss, vgg_loss};
+use crate::model::vgg::Vgg19;
+use crate::model::{ModelConfig, NetG};
+use std::path::Path;
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+/// One batch as the trainer needs it, all on the training device.
+#[derive(Debug)]
+pub struct StepInput {
+    /// One-hot labels + boundary map: [B, semantic_nc (+1), H, W].
+    pub input: Tensor,
+    /// The ids E pools over: the instance map (`instance_feat`) or the label map (`label_feat`), [B, 1, H, W].
+    pub pool_ids: Tensor,
+    /// The real photo in [-1, 1], [B, 3, H, W].
+    pub image: Tensor,
+}
+
+/// The loss values of one step, as the reference logs them.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Losses {
+    #[serde(rename = "G_GAN")]
+    pub g_gan: f64,
+    #[serde(rename = "G_GAN_Feat")]
+    pub g_gan_feat: f64,
+    #[serde(rename = "G_VGG")]
+    pub g_vgg: f64,
+    #[serde(rename = "D_real")]
+    pub d_real: f64,
+    #[serde(rename = "D_fake")]
+    pub d_fake: f64,
+}
+
+/// Loss switches and weights of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct LossOptions {
+    pub lambda_feat: f64,
+    pub gan_feat: bool,
+    pub mode: GanMode,
+}
+
+pub struct Nets {
+    pub cfg: ModelConfig,
+    pub vs_g: nn::VarStore,
+    pub g: Generator,
+    pub vs_d: nn::VarStore,
+    pub d: MultiscaleDiscriminator,
+    pub vs_e: Option<nn::VarStore>,
+    pub e: Option<Encoder>,
+}
+
+impl Nets {
+    /// Fresh networks with the reference initialisation, seeded.
+    pub fn new(cfg: &ModelConfig, device: Device, seed: i64) -> Self {
+        tch::manual_seed(seed);
+        let vs_g = nn::VarStore::new(device);
+        let g = Generator::new(&vs_g.root(), cfg);
+        let vs_d = nn::VarStore::new(device);
+        let d = MultiscaleDiscriminator::from_config(&vs_d.root(), cfg);
+        let (vs_e, e) = if cfg.use_features() {
+            let vs = nn::VarStore::new(device);
+            let e = Encoder::new(&vs.root(), cfg);
+            (Some(vs), Some(e))
+        } else {
+            (None, None)
+        };
+        Self { cfg: cfg.clone(), vs_g, g, vs_d, d, vs_e, e }
+    }
+
+    /// The features G gets for this batch: E's instance-pooled output on the real photo.
+    pub fn features(&self, x: &StepInput) -> Option<Tensor> {
+        self.e.as_ref().map(|e| e.forward(&x.image, &x.pool_ids))
+    }
+
+    /// G(input [+ features]).
+    pub fn generate(&self, x: &StepInput) -> Tensor {
+        match self.features(x) {
+            Some(f) => self.g.forward(&Tensor::cat(&[&x.input, &f], 1)),
+            None => self.g.forward(&x.input),
+        }
+    }
+
+    /// Saves G, D and E as `<stem>_net_{G,D,E}.safetensors` in `dir`, each atomically.
+    pub fn save(&self, dir: &Path, stem: &str) -> Result<(), CheckpointError> {
+        checkpoint::save_var_store(&self.vs_g, &dir.join(format!("{stem}_net_G.safetensors")))?;
+        checkpoint::save_var_store(&self.vs_d, &dir.join(format!("{stem}_net_D.safetensors")))?;
+        if let Some(vs) = &self.vs_e {
+            checkpoint::save_var_store(vs, &dir.join(format!("{stem}_net_E.safetensors")))?;
+        }
+        Ok(())
+    }
+
+    /// Loads all three from `dir` (strict: every key must fit).
+    pub fn load(&self, dir: &Path, stem: &str) -> Result<(), CheckpointError> {
+        checkpoint::load_var_store(&self.vs_g, &dir.join(format!("{stem}_net_G.safetensors")), |_| false)?;
+        checkpoint::load_var_store(&self.vs_d, &dir.join(format!("{stem}_net_D.safetensors")), |_| false)?;
+        if let Some(vs) = &self.vs_e {
+            checkpoint::load_var_store(vs, &dir.join(format!("{stem}_net_E.safetensors")), |_| false)?;
+        }
+        Ok(())
+    }
+
+    /// G's parameters the optimiser trains: all of them, or, while the global generator is fixed
+    /// (`niter_fix_global`), only the finest enhancer's (`model{K}_*`), as the reference does. E always trains.
+    pub fn g_params(&self, fix_global: bool) -> Vec<(String, Tensor)> {
+        let prefix = format!("model{}", self.cfg.n_local_enhancers);
+        let local = self.cfg.net_g == NetG::Local;
+        let mut out: Vec<(String, Tensor)> = Vec::new();
+        let mut vars: Vec<(String, Tensor)> = self.vs_g.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut t) in vars {
+            let train = !(fix_global && local) || name.starts_with(&prefix);
+            let _ = t.requires_grad_(train);
+            if train {
+                out.push((format!("G.{name}"), t));
+            }
+        }
+        if let Some(vs) = &self.vs_e {
+            let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            out.extend(vars.into_iter().map(|(n, t)| (format!("E.{n}"), t)));
+        }
+        out
+    }
+
+    pub fn d_params(&self) -> Vec<(String, Tensor)> {
+        let mut vars: Vec<(String, Tensor)> = self.vs_d.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    }
+}
+
+/// Dynamic loss scaling for fp16 mixed precision (as torch.cuda.amp.GradScaler: start at 2^16, halve and skip the
+/// step on inf/NaN gradients, double after 2000 clean steps).
+#[derive(Debug, Clone)]
+pub struct LossScaler {
+    pub scale: f64,
+    clean_steps: u32,
+}
+
+impl Default for LossScaler {
+    fn default() -> Self {
+        Self { scale: 65536.0, clean_steps: 0 }
+    }
+}
+
+impl LossScaler {
+    /// Backward of `loss · scale`, then unscaled gradients; steps the optimiser only when they are all finite.
+    fn backward_and_step(&mut self, loss: &Tensor, opt: &mut Adam) -> bool {
+        (loss * self.scale).backward();
+        let finite = opt.unscale_grads(1.0 / self.scale);
+        if finite {
+            opt.step();
+        }
+        finite
+    }
+
+    fn update(&mut self, finite: bool) {
+        if finite {
+            self.clean_steps += 1;
+            if self.clean_steps >= 2000 {
+                self.scale *= 2.0;
+                self.clean_steps = 0;
+            }
+        } else {
+            self.scale /= 2.0;
+            self.clean_steps = 0;
+        }
+    }
+}
+
+/// One training iteration: forward, G (+E) update, D update. Returns the loss values. With a `scaler` (fp16
+/// autocast) the losses are scaled for the backward passes and steps with overflowing gradients are skipped.
+#[allow(clippy::too_many_arguments)]
+pub fn train_step(
+    nets: &Nets,
+    vgg: Option<&Vgg19>,
+    (opt_g, opt_d): (&mut Adam, &mut Adam),
+    pool: &mut ImagePool,
+    x: &StepInput,
+    step: u64,
+    lo: LossOptions,
+    scaler: Option<&mut LossScaler>,
+) -> Losses {
+    let fake = nets.generate(x);
+
+    // D on the detached fake (through the history pool) and on the real image.
+    let fake_in = pool.query(&Tensor::cat(&[&x.input, &fake.detach()], 1), step);
+    let pred_fake_pool = nets.d.forward(&fake_in);
+    let loss_d_fake = gan_loss(&pred_fake_pool, false, lo.mode);
+    let pred_real = nets.d.forward(&Tensor::cat(&[&x.input, &x.image], 1));
+    let loss_d_real = gan_loss(&pred_real, true, lo.mode);
+
+    // G: fool D, match D's features on the real image, and VGG features.
+    let pred_fake = nets.d.forward(&Tensor::cat(&[&x.input, &fake], 1));
+    let loss_g_gan = gan_loss(&pred_fake, true, lo.mode);
+    let zero = || Tensor::zeros([], (Kind::Float, fake.device()));
+    let loss_g_feat = if lo.gan_feat { feature_matching(&pred_fake, &pred_real, lo.lambda_feat) } else { zero() };
+    let loss_g_vgg = match vgg {
+        Some(v) => vgg_loss(v, &fake, &x.image) * lo.lambda_feat,
+        None => zero(),
+    };
+    let loss_g = &loss_g_gan + &loss_g_feat + &loss_g_vgg;
+    let loss_d = (&loss_d_fake + &loss_d_real) * 0.5;
+
+    // G's backward also reaches D's parameters; the reference clears them before D's own backward.
+    match scaler {
+        None => {
+            opt_g.zero_grad();
+            loss_g.backward();
+            opt_g.step();
+            opt_d.zero_grad();
+            loss_d.backward();
+            opt_d.step();
+        }
+        Some(s) => {
+            opt_g.zero_grad();
+            let ok_g = s.backward_and_step(&loss_g, opt_g);
+            opt_d.zero_grad();
+            let ok_d = s.backward_and_step(&loss_d, opt_d);
+            s.update(ok_g && ok_d);
+        }
+    }
+
+    Losses {
+        g_gan: loss_g_gan.double_value(&[]),
+        g_gan_feat: loss_g_feat.double_value(&[]),
+        g_vgg: loss_g_vgg.double_value(&[]),
+        d_real: loss_d_real.double_value(&[]),
+        d_fake: loss_d_fake.double_value(&[]),
+    }
+}
