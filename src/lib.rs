@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod features;
 pub mod labels;
 pub mod model;
 pub mod torch_info;
