@@ -128,7 +128,7 @@ pub fn kmeans(points: &[Vec<f32>], k: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<u
     assert!(!points.is_empty(), "kmeans needs points");
     let mut distinct: Vec<&Vec<f32>> = Vec::new();
     for p in points {
-        if !distinct.iter().any(|d| *d == p) {
+        if !distinct.contains(&p) {
             distinct.push(p);
         }
     }
@@ -195,8 +195,8 @@ pub fn cluster_regions(regions: &[RegionFeature], feat_num: usize, n_clusters: u
         let mut rgb = vec![[0f64; 3]; k];
         for (r, &a) in rs.iter().zip(&assign) {
             counts[a] += 1;
-            for c in 0..3 {
-                rgb[a][c] += r.mean_rgb[c] as f64;
+            for (acc, v) in rgb[a].iter_mut().zip(r.mean_rgb) {
+                *acc += v as f64;
             }
         }
         let mean_rgb = rgb
