@@ -6,5 +6,6 @@ pub mod data;
 pub mod features;
 pub mod labels;
 pub mod model;
+pub mod render;
 pub mod torch_info;
 pub mod train;

@@ -1,0 +1,247 @@
+//! The inference engine: a `Renderer` turns a label map, an instance map and style choices into a photo. The CLI
+//! (`render`) and the editor's worker both use it, so there is one way to render.
+//!
+//! The generator needs sizes that are multiples of its size base (16 for a global G, 32 for label2city_1024p);
+//! other sizes are padded by repeating the edge pixels of the maps (no new classes or ids appear) and the output is
+//! cropped back, so the result always has the input's size.
+
+use crate::cli::ResolvedModel;
+use crate::data::encode::{EncodeError, Maps, encode_input};
+use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
+use crate::labels;
+use crate::model::checkpoint::{self, CheckpointError};
+use crate::model::encoder::Encoder;
+use crate::model::runtime::{GeneratorModel, ModelError, Precision};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor, nn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Clusters(#[from] ClustersError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Style(#[from] StyleError),
+    #[error("the model has no generator weights; give --model a run folder or a weight file")]
+    NoWeights,
+    #[error(
+        "the model takes style features (instance_feat) but has neither a clusters.json nor an encoder \
+         (latest_net_E) beside its weights; run `pix2pixhd encode` on its run folder"
+    )]
+    NoStyleSource,
+    #[error("--encode-from needs the model's encoder (latest_net_E.safetensors), which {dir} does not have")]
+    NoEncoder { dir: String },
+    #[error("the photo has {got} RGB pixels but the label map has {w}×{h}")]
+    PhotoSize { got: usize, w: usize, h: usize },
+}
+
+/// Each 4-connected region of an instance class becomes one object (`class * 1000 + k`, k from 0 in scan order);
+/// every other pixel keeps its class id. Used when a label map comes without an instance map.
+pub fn instances_from_labels(label: &[u8], w: usize, h: usize) -> Vec<u32> {
+    let mut inst: Vec<u32> = label.iter().map(|&c| u32::from(c)).collect();
+    let mut done = vec![false; w * h];
+    let mut next_k = [0u32; 256];
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        let class = label[start];
+        if done[start] || !labels::has_instances(class) {
+            continue;
+        }
+        let id = u32::from(class) * 1000 + next_k[class as usize];
+        next_k[class as usize] += 1;
+        done[start] = true;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            inst[i] = id;
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if !done[j] && label[j] == class {
+                    done[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+    }
+    inst
+}
+
+/// Pads a row-major `w`×`h` map of `c` interleaved channels to `pw`×`ph` by repeating its last column and row.
+fn pad_edge<T: Copy>(src: &[T], w: usize, h: usize, c: usize, pw: usize, ph: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(pw * ph * c);
+    for y in 0..ph {
+        let sy = y.min(h - 1);
+        for x in 0..pw {
+            let sx = x.min(w - 1);
+            out.extend_from_slice(&src[(sy * w + sx) * c..(sy * w + sx + 1) * c]);
+        }
+    }
+    out
+}
+
+fn round_up(v: usize, base: usize) -> usize {
+    v.div_ceil(base) * base
+}
+
+/// A generator ready to render, with what style picking needs: the clusters file and/or the encoder E.
+pub struct Renderer {
+    pub g: GeneratorModel,
+    pub e: Option<(nn::VarStore, Encoder)>,
+    pub clusters: Option<Clusters>,
+    /// The folder the weights came from, for messages.
+    pub source: PathBuf,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer").field("g", &self.g).field("source", &self.source).finish()
+    }
+}
+
+impl Renderer {
+    /// Loads G (and, for a model with features, E and `clusters.json` from the same folder).
+    pub fn open(model: &ResolvedModel, device: Device, precision: Precision) -> Result<Self, RenderError> {
+        let weights = model.files.g_weights.as_ref().ok_or(RenderError::NoWeights)?;
+        let (mut g, _) = GeneratorModel::load(&model.cfg, weights, device)?;
+        g.set_precision(precision);
+        let dir = weights.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (mut e, mut clusters) = (None, None);
+        if model.cfg.use_features() {
+            let e_file = ["safetensors", "pth", "pt"]
+                .iter()
+                .map(|x| dir.join(format!("latest_net_E.{x}")))
+                .find(|p| p.is_file());
+            if let Some(file) = e_file {
+                let vs = nn::VarStore::new(device);
+                let enc = Encoder::new(&vs.root(), &model.cfg);
+                checkpoint::load_var_store(&vs, &file, |_| false)?;
+                e = Some((vs, enc));
+            }
+            let c = dir.join(CLUSTERS_FILE);
+            if c.is_file() {
+                clusters = Some(Clusters::load(&c)?);
+            }
+            if e.is_none() && clusters.is_none() {
+                return Err(RenderError::NoStyleSource);
+            }
+        }
+        Ok(Self { g, e, clusters, source: dir })
+    }
+
+    pub fn device(&self) -> Device {
+        self.g.device()
+    }
+
+    /// Renders `label`/`inst` (`w`×`h`) to RGB bytes of the same size. Styles come from the clusters with `styles`,
+    /// or, with `photo` (RGB bytes, same size), from the encoder run on that photo.
+    pub fn render(
+        &self,
+        label: &[u8],
+        inst: &[u32],
+        (w, h): (usize, usize),
+        styles: &StyleSpec,
+        photo: Option<&[u8]>,
+    ) -> Result<Vec<u8>, RenderError> {
+        let cfg = &self.g.cfg;
+        let base = cfg.size_base() as usize;
+        let (pw, ph) = (round_up(w, base), round_up(h, base));
+        let label_p = pad_edge(label, w, h, 1, pw, ph);
+        let inst_p = pad_edge(inst, w, h, 1, pw, ph);
+        let device = self.device();
+        let feat = if cfg.use_features() {
+            Some(match photo {
+                Some(rgb) => {
+                    if rgb.len() != w * h * 3 {
+                        return Err(RenderError::PhotoSize { got: rgb.len() / 3, w, h });
+                    }
+                    let (_, enc) = self
+                        .e
+                        .as_ref()
+                        .ok_or_else(|| RenderError::NoEncoder { dir: self.source.display().to_string() })?;
+                    let rgb_p = pad_edge(rgb, w, h, 3, pw, ph);
+                    let img = Tensor::from_slice(&rgb_p)
+                        .to_device(device)
+                        .reshape([1, ph as i64, pw as i64, 3])
+                        .permute([0, 3, 1, 2])
+                        .to_kind(Kind::Float)
+                        / 127.5
+                        - 1.0;
+                    let ids = Tensor::from_slice(&inst_p.iter().map(|&v| i64::from(v)).collect::<Vec<_>>())
+                        .to_device(device)
+                        .reshape([1, 1, ph as i64, pw as i64]);
+                    tch::no_grad(|| enc.forward(&img, &ids))
+                }
+                None => {
+                    let clusters = self.clusters.as_ref().ok_or(RenderError::NoStyleSource)?;
+                    let f = styles.feature_map(&inst_p, clusters)?;
+                    Tensor::from_slice(&f).to_device(device).reshape([
+                        1,
+                        clusters.feat_num as i64,
+                        ph as i64,
+                        pw as i64,
+                    ])
+                }
+            })
+        } else {
+            None
+        };
+        let maps = Maps { width: pw, height: ph, label: &label_p, inst: Some(&inst_p) };
+        let x = encode_input(maps, cfg, feat.as_ref(), device)?;
+        let y = self.g.infer(&x);
+        let rgb = ((y.get(0).narrow(1, 0, h as i64).narrow(2, 0, w as i64) + 1.0) / 2.0 * 255.0)
+            .clamp(0.0, 255.0)
+            .to_kind(Kind::Uint8)
+            .permute([1, 2, 0])
+            .contiguous()
+            .to_device(Device::Cpu);
+        Ok(Vec::<u8>::try_from(rgb.flatten(0, -1)).expect("u8 image"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connected_regions_of_instance_classes_become_objects() {
+        // Two separate cars, one person touching a car, road elsewhere.
+        #[rustfmt::skip]
+        let label = [
+            7, 26, 26, 7, 26,
+            7, 26, 24, 7, 26,
+            7, 7, 7, 7, 7,
+        ];
+        let inst = instances_from_labels(&label, 5, 3);
+        #[rustfmt::skip]
+        let expected = [
+            7, 26000, 26000, 7, 26001,
+            7, 26000, 24000, 7, 26001,
+            7, 7, 7, 7, 7,
+        ];
+        assert_eq!(inst, expected);
+    }
+
+    #[test]
+    fn edge_padding_repeats_the_border() {
+        let m = [1u8, 2, 3, 4];
+        assert_eq!(pad_edge(&m, 2, 2, 1, 3, 3), vec![1, 2, 2, 3, 4, 4, 3, 4, 4]);
+        assert_eq!(round_up(1000, 32), 1024);
+        assert_eq!(round_up(1024, 32), 1024);
+    }
+}
