@@ -39,6 +39,15 @@ pub struct BenchArgs {
     /// Python with torch 2.11 for the reference (default: the project's .venv/bin/python).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
+    /// Time a whole training iteration (G, D, losses, both Adam steps) instead of G's forward pass.
+    #[arg(long)]
+    pub train: bool,
+    /// Batch size of a training iteration.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: i64,
+    /// Leave the VGG loss out of the timed training iteration (its weights are random here: speed only).
+    #[arg(long)]
+    pub no_vgg_loss: bool,
 }
 
 /// Median, mean and minimum of a set of timings, in seconds.
@@ -83,6 +92,42 @@ pub fn time_generator(g: &GeneratorModel, x: &Tensor, warmup: usize, iters: usiz
     times
 }
 
+/// Times `iters` training iterations (after `warmup`) of the model's G and D on a constant batch.
+fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Device) -> Vec<f64> {
+    use crate::model::loss::GanMode;
+    use crate::train::adam::Adam;
+    use crate::train::nets::{LossOptions, Nets, StepInput, train_step};
+    use crate::train::pool::ImagePool;
+    let nets = Nets::new(cfg, device, 0);
+    let vgg = (!args.no_vgg_loss).then(|| crate::model::vgg::Vgg19::new(device));
+    if let Some(v) = &vgg {
+        let mut vs_frozen = v.var_store().variables();
+        for t in vs_frozen.values_mut() {
+            let _ = t.requires_grad_(false);
+        }
+    }
+    let mut opt_g = Adam::new(nets.g_params(false), 2e-4, 0.5);
+    let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
+    let mut pool = ImagePool::new(0, 0);
+    let (b, h, w) = (args.batch_size, args.height, args.width);
+    let input = Tensor::zeros([b, cfg.g_input_nc(), h, w], (Kind::Float, device));
+    let _ = input.narrow(1, 0, 1).fill_(1.0);
+    let image = Tensor::rand([b, 3, h, w], (Kind::Float, device)) * 2.0 - 1.0;
+    let x = StepInput { input, pool_ids: Tensor::zeros([b, 1, h, w], (Kind::Int64, device)), image };
+    let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan };
+    let mut times = Vec::new();
+    for i in 0..args.warmup + args.iters {
+        sync(device);
+        let t0 = Instant::now();
+        train_step(&nets, vgg.as_ref(), (&mut opt_g, &mut opt_d), &mut pool, &x, i as u64, lo, None);
+        sync(device);
+        if i >= args.warmup {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    times
+}
+
 /// Finds a file of the project: relative to the working directory first (a checkout carried to another
 /// machine), then in the source tree this binary was built from.
 fn project_file(rel: &str) -> PathBuf {
@@ -122,26 +167,46 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.iters
     );
 
-    let mut g = match &resolved.files.g_weights {
-        Some(w) => GeneratorModel::load(&cfg, w, device)?.0,
-        None => GeneratorModel::random(&cfg, device, 0)?,
+    let rust = if args.train {
+        if args.precision != Precision::Fp32 {
+            bail!("--train times fp32 training; mixed precision is `train --amp fp16`");
+        }
+        if cfg.use_features() {
+            bail!("--train times a model without features");
+        }
+        println!("training iteration: batch {}, VGG loss {}", args.batch_size, !args.no_vgg_loss);
+        Stats::of(&time_training(&cfg, args, device))
+    } else {
+        let mut g = match &resolved.files.g_weights {
+            Some(w) => GeneratorModel::load(&cfg, w, device)?.0,
+            None => GeneratorModel::random(&cfg, device, 0)?,
+        };
+        g.set_precision(args.precision);
+        println!("parameters: {}", g.param_count());
+        let x = Tensor::randn([1, cfg.g_input_nc(), args.height, args.width], (Kind::Float, device))
+            .to_kind(args.precision.kind());
+        Stats::of(&time_generator(&g, &x, args.warmup, args.iters))
     };
-    g.set_precision(args.precision);
-    println!("parameters: {}", g.param_count());
-    let x = Tensor::randn([1, cfg.g_input_nc(), args.height, args.width], (Kind::Float, device))
-        .to_kind(args.precision.kind());
-    let rust = Stats::of(&time_generator(&g, &x, args.warmup, args.iters));
     println!("rust (tch):  median {:.4} s  mean {:.4} s  min {:.4} s", rust.median, rust.mean, rust.min);
-    drop((g, x));
 
     if args.no_pytorch {
         return Ok(());
     }
     let python = args.python.clone().unwrap_or_else(|| project_file(".venv/bin/python"));
-    let script = project_file("tests/reference/bench.py");
-    let out = std::process::Command::new(&python)
-        .arg(&script)
-        .args([
+    let (script, script_args) = if args.train {
+        let a = [
+            serde_json::to_string(&cfg)?,
+            args.width.to_string(),
+            args.height.to_string(),
+            dev_name,
+            args.batch_size.to_string(),
+            if args.no_vgg_loss { "0" } else { "1" }.to_string(),
+            args.warmup.to_string(),
+            args.iters.to_string(),
+        ];
+        (project_file("tests/reference/bench_train.py"), a.to_vec())
+    } else {
+        let a = [
             serde_json::to_string(&cfg)?,
             args.width.to_string(),
             args.height.to_string(),
@@ -149,7 +214,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             prec,
             args.warmup.to_string(),
             args.iters.to_string(),
-        ])
+        ];
+        (project_file("tests/reference/bench.py"), a.to_vec())
+    };
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .args(script_args)
         .output()
         .with_context(|| format!("cannot run the PyTorch reference with {}", python.display()))?;
     if !out.status.success() {

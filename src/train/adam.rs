@@ -74,13 +74,15 @@ impl Adam {
                     continue;
                 }
                 let g = g.to_kind(Kind::Float);
-                // m ← β1·m + (1−β1)·g ; v ← β2·v + (1−β2)·g²  (PyTorch: m.lerp_(g, 1−β1), v.mul_(β2).addcmul_(g, g, 1−β2))
+                // m ← β1·m + (1−β1)·g and v ← β2·v + (1−β2)·g², both as lerps (PyTorch: m.lerp_(g, 1−β1)).
                 let _ = m.lerp_(&g, 1.0 - self.beta1);
-                let _ = v.g_mul_scalar_(self.beta2);
-                let _ = v.g_add_(&(&g * &g * (1.0 - self.beta2)));
-                let denom = (v.sqrt() / bc2_sqrt) + self.eps;
-                let update = (&*m / denom) * step_size;
-                let _ = p.g_sub_(&update.to_kind(p.kind()));
+                let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
+                // p ← p − step_size · m / (√v / √bc2 + eps), with the scale folded into the divisor so that
+                // the whole update is one addcdiv_ (few passes over memory: this runs on every parameter).
+                let mut d = v.sqrt();
+                let _ = d.g_mul_scalar_(-1.0 / (bc2_sqrt * step_size));
+                let _ = d.g_add_scalar_(-self.eps / step_size);
+                let _ = p.addcdiv_(&m.to_kind(p.kind()), &d.to_kind(p.kind()));
             }
         });
     }
