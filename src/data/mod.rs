@@ -3,8 +3,10 @@
 
 pub mod dataset;
 pub mod encode;
+pub mod loader;
 pub mod rng;
 pub mod transform;
 
 pub use dataset::{DataError, Dataset, DatasetOpts, Entry, Layout, Sample};
+pub use loader::{Batch, Epoch, Loader};
 pub use transform::{Mode, Params, TransformOpts};
