@@ -80,6 +80,50 @@ pub fn check_classes(label: &[u8], width: usize, label_nc: i64) -> Result<(), En
     }
 }
 
+/// The feature-free part of G's input for a batch of equally sized maps: [B, label_nc (+1 boundary map unless
+/// `no_instance`), H, W] float32 on `device`. The data loader builds its batches with this and `encode_input` its
+/// single maps, so training and inference see the same encoding.
+pub fn encode_labels(
+    maps: &[Maps<'_>],
+    label_nc: i64,
+    no_instance: bool,
+    device: Device,
+) -> Result<Tensor, EncodeError> {
+    if label_nc == 0 {
+        return Err(EncodeError::NotALabelModel);
+    }
+    let Some(first) = maps.first() else {
+        return Ok(Tensor::zeros([0, label_nc + i64::from(!no_instance), 0, 0], (Kind::Float, device)));
+    };
+    let (width, height) = (first.width, first.height);
+    let mut labels = Vec::with_capacity(maps.len() * width * height);
+    let mut edges = Vec::with_capacity(if no_instance { 0 } else { labels.capacity() });
+    for m in maps {
+        if (m.width, m.height) != (width, height) {
+            return Err(EncodeError::SizeMismatch {
+                what: "a map of the batch",
+                got: m.width * m.height,
+                width,
+                height,
+            });
+        }
+        m.check()?;
+        check_classes(m.label, width, label_nc)?;
+        labels.extend_from_slice(m.label);
+        if !no_instance {
+            edges.extend(edge_map(m.inst.ok_or(EncodeError::MissingInstanceMap)?, width, height));
+        }
+    }
+    let (b, w, h) = (maps.len() as i64, width as i64, height as i64);
+    let idx = Tensor::from_slice(&labels).to_device(device).to_kind(Kind::Int64).reshape([b, 1, h, w]);
+    let one_hot = Tensor::zeros([b, label_nc, h, w], (Kind::Float, device)).scatter_value(1, &idx, 1.0);
+    if no_instance {
+        return Ok(one_hot);
+    }
+    let edges = Tensor::from_slice(&edges).to_device(device).to_kind(Kind::Float).reshape([b, 1, h, w]);
+    Ok(Tensor::cat(&[one_hot, edges], 1))
+}
+
 /// Builds G's input [1, g_input_nc, H, W] (float32) on `device`. `feat` ([1, feat_num, H, W]) is required exactly
 /// when the model uses features.
 pub fn encode_input(
@@ -88,20 +132,8 @@ pub fn encode_input(
     feat: Option<&Tensor>,
     device: Device,
 ) -> Result<Tensor, EncodeError> {
-    maps.check()?;
-    if cfg.label_nc == 0 {
-        return Err(EncodeError::NotALabelModel);
-    }
-    check_classes(maps.label, maps.width, cfg.label_nc)?;
+    let mut parts = vec![encode_labels(&[maps], cfg.label_nc, cfg.no_instance, device)?];
     let (w, h) = (maps.width as i64, maps.height as i64);
-    let mut parts = Vec::with_capacity(3);
-    let idx = Tensor::from_slice(maps.label).to_device(device).to_kind(Kind::Int64).reshape([1, 1, h, w]);
-    parts.push(Tensor::zeros([1, cfg.label_nc, h, w], (Kind::Float, device)).scatter_value(1, &idx, 1.0));
-    if !cfg.no_instance {
-        let inst = maps.inst.ok_or(EncodeError::MissingInstanceMap)?;
-        let edges = edge_map(inst, maps.width, maps.height);
-        parts.push(Tensor::from_slice(&edges).to_device(device).to_kind(Kind::Float).reshape([1, 1, h, w]));
-    }
     if cfg.use_features() {
         let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
         if f.size() != [1, cfg.feat_num, h, w] {

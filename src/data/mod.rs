@@ -1,3 +1,12 @@
-//! Data: turning label and instance maps into network input.
+//! Data: data sets on disk, the training transforms, background batch loading, and turning label and instance maps
+//! into network input.
 
+pub mod dataset;
 pub mod encode;
+pub mod loader;
+pub mod rng;
+pub mod transform;
+
+pub use dataset::{DataError, Dataset, DatasetOpts, Entry, Layout, Sample};
+pub use loader::{Batch, Epoch, Loader};
+pub use transform::{Mode, Params, TransformOpts};

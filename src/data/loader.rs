@@ -1,0 +1,261 @@
+//! Batches for training, built on background threads so that a GPU step never waits on PNG decoding.
+//!
+//! Each epoch starts `n_workers` threads. Worker `w` builds batches `w, w + n, w + 2n, ...` (decode, transform,
+//! encode, CPU tensors) and sends them into its own bounded channel; the consumer reads the channels round-robin.
+//! So batches come out in order whatever the thread timing, at most about `prefetch` finished batches wait in
+//! memory, and a slow batch never lets the others pile up without bound.
+//!
+//! Determinism: the epoch's order is a permutation drawn from (seed, epoch), and each sample's crop and flip from
+//! (seed, epoch, sample index). Neither depends on which thread did the work.
+
+use super::dataset::{DataError, Dataset, Sample};
+use super::encode::{Maps, encode_labels};
+use super::rng::SplitMix64;
+use super::transform::{TransformOpts, get_params, transform_sample};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use tch::{Device, Kind, Tensor};
+
+/// One batch on the CPU; the trainer moves it to its device.
+#[derive(Debug)]
+pub struct Batch {
+    /// G's input without features: [B, label_nc (+1 boundary map), H, W] float32.
+    pub input: Tensor,
+    /// Class ids [B, 1, H, W] int64.
+    pub label: Tensor,
+    /// Raw instance ids [B, 1, H, W] int64 (for the encoder's instance pooling); `None` with no_instance.
+    pub inst: Option<Tensor>,
+    /// Photos [B, 3, H, W] float32 in [-1, 1]; `None` when the set has none.
+    pub image: Option<Tensor>,
+    /// The samples' names (`Entry::name`), in batch order.
+    pub names: Vec<String>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    dataset: Arc<Dataset>,
+    opts: TransformOpts,
+    batch_size: usize,
+    shuffle: bool,
+    seed: u64,
+    n_workers: usize,
+    prefetch: usize,
+}
+
+/// Splits a dataset into batches, one epoch at a time.
+#[derive(Debug, Clone)]
+pub struct Loader {
+    shared: Arc<Shared>,
+}
+
+impl Loader {
+    /// `shuffle`: a new order each epoch (the reference's default; off = its `--serial_batches`). `n_workers`:
+    /// loading threads (0 counts as 1). `prefetch`: finished batches that may wait, in total (at least one per
+    /// worker).
+    pub fn new(
+        dataset: Arc<Dataset>,
+        opts: TransformOpts,
+        batch_size: usize,
+        shuffle: bool,
+        seed: u64,
+        n_workers: usize,
+        prefetch: usize,
+    ) -> Result<Self, DataError> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidOption("batch size must be at least 1, got 0".into()));
+        }
+        opts.validate().map_err(|e| DataError::InvalidOption(e.to_string()))?;
+        let n_workers = n_workers.max(1);
+        Ok(Self { shared: Arc::new(Shared { dataset, opts, batch_size, shuffle, seed, n_workers, prefetch }) })
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.shared.dataset
+    }
+
+    /// Batches per epoch. The last one is smaller when the batch size does not divide the set.
+    pub fn len(&self) -> usize {
+        self.shared.dataset.len().div_ceil(self.shared.batch_size)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The dataset indices of `epoch` in the order they are served.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        self.shared.order(epoch)
+    }
+
+    /// Sample `index` of the dataset as `epoch` serves it: decoded, checked and transformed.
+    pub fn sample(&self, epoch: u64, index: usize) -> Result<Sample, DataError> {
+        self.shared.sample(epoch, index)
+    }
+
+    /// Batch `b` of `epoch`, built on the calling thread. Panics if `b >= len()`.
+    pub fn batch(&self, epoch: u64, b: usize) -> Result<Batch, DataError> {
+        self.shared.batch(epoch, &self.order(epoch), b)
+    }
+
+    /// The batches of `epoch`, loaded in the background. Dropping the iterator early stops the threads.
+    pub fn epoch(&self, epoch: u64) -> Result<Epoch, DataError> {
+        let n_batches = self.len();
+        let order = Arc::new(self.order(epoch));
+        let n_workers = self.shared.n_workers.min(n_batches).max(1);
+        let capacity = self.shared.prefetch.div_ceil(n_workers).max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut receivers = Vec::with_capacity(n_workers);
+        let mut handles = Vec::with_capacity(n_workers);
+        for w in 0..n_workers {
+            let (tx, rx) = sync_channel(capacity);
+            let (shared, order, stop) = (self.shared.clone(), order.clone(), stop.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("data-loader-{w}"))
+                .spawn(move || worker(&shared, epoch, &order, w, n_workers, &stop, tx))
+                .map_err(|source| DataError::Thread { source })?;
+            receivers.push(rx);
+            handles.push(handle);
+        }
+        Ok(Epoch { receivers, handles, stop, next: 0, n_batches })
+    }
+}
+
+fn worker(
+    shared: &Shared,
+    epoch: u64,
+    order: &[usize],
+    w: usize,
+    n_workers: usize,
+    stop: &AtomicBool,
+    tx: SyncSender<Result<Batch, DataError>>,
+) {
+    let n_batches = order.len().div_ceil(shared.batch_size);
+    for b in (w..n_batches).step_by(n_workers) {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        // A send fails only when the consumer is gone: then there is nobody to build batches for.
+        if tx.send(shared.batch(epoch, order, b)).is_err() {
+            return;
+        }
+    }
+}
+
+impl Shared {
+    fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if self.shuffle {
+            SplitMix64::derive(&[self.seed, epoch]).shuffle(&mut order);
+        }
+        order
+    }
+
+    fn sample(&self, epoch: u64, index: usize) -> Result<Sample, DataError> {
+        let raw = self.dataset.load(index)?;
+        let mut rng = SplitMix64::derive(&[self.seed, epoch, index as u64]);
+        let params = get_params(&self.opts, raw.width, raw.height, &mut rng);
+        transform_sample(&raw, &self.opts, &params)
+            .map_err(|source| DataError::Transform { file: self.dataset.entries()[index].label.clone(), source })
+    }
+
+    fn batch(&self, epoch: u64, order: &[usize], b: usize) -> Result<Batch, DataError> {
+        let indices = &order[b * self.batch_size..((b + 1) * self.batch_size).min(order.len())];
+        let samples = indices.iter().map(|&i| self.sample(epoch, i)).collect::<Result<Vec<_>, _>>()?;
+        let entries = self.dataset.entries();
+        let first = &samples[0];
+        let (w, h) = (first.width, first.height);
+        for (s, &i) in samples.iter().zip(indices).skip(1) {
+            if (s.width, s.height) != (w, h) {
+                return Err(DataError::BatchSizes {
+                    first: entries[indices[0]].label.clone(),
+                    first_size: (w, h),
+                    other: entries[i].label.clone(),
+                    other_size: (s.width, s.height),
+                });
+            }
+        }
+        let opts = self.dataset.opts();
+        let maps: Vec<Maps<'_>> =
+            samples.iter().map(|s| Maps { width: w, height: h, label: &s.label, inst: s.inst.as_deref() }).collect();
+        let input = encode_labels(&maps, opts.label_nc, opts.no_instance, Device::Cpu)
+            .map_err(|source| DataError::Encode { file: entries[indices[0]].label.clone(), source })?;
+        let (bn, wi, hi) = (samples.len() as i64, w as i64, h as i64);
+        let labels: Vec<u8> = samples.iter().flat_map(|s| s.label.iter().copied()).collect();
+        let label = Tensor::from_slice(&labels).to_kind(Kind::Int64).reshape([bn, 1, hi, wi]);
+        let inst = if samples.iter().all(|s| s.inst.is_some()) {
+            let ids: Vec<i64> = samples.iter().flat_map(|s| s.inst.iter().flatten().map(|&v| i64::from(v))).collect();
+            Some(Tensor::from_slice(&ids).reshape([bn, 1, hi, wi]))
+        } else {
+            None
+        };
+        let image = if samples.iter().all(|s| s.image.is_some()) {
+            let rgb: Vec<u8> = samples.iter().flat_map(|s| s.image.iter().flatten().copied()).collect();
+            // torchvision's ToTensor then Normalize(0.5, 0.5), in its order of operations.
+            let t = Tensor::from_slice(&rgb).reshape([bn, hi, wi, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float);
+            Some(((t / 255.0 - 0.5) / 0.5).contiguous())
+        } else {
+            None
+        };
+        let names = samples.into_iter().map(|s| s.name).collect();
+        Ok(Batch { input, label, inst, image, names })
+    }
+}
+
+/// One epoch's batches, in order. Each item is one batch or the error that stopped it; later batches still come.
+pub struct Epoch {
+    receivers: Vec<Receiver<Result<Batch, DataError>>>,
+    handles: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    next: usize,
+    n_batches: usize,
+}
+
+impl Iterator for Epoch {
+    type Item = Result<Batch, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.n_batches {
+            return None;
+        }
+        let b = self.next;
+        self.next += 1;
+        match self.receivers[b % self.receivers.len()].recv() {
+            Ok(r) => Some(r),
+            Err(_) => {
+                // The worker hung up without sending this batch: it panicked. Its later batches will not come.
+                self.next = self.n_batches;
+                Some(Err(DataError::WorkerStopped { batch: b }))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.n_batches - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Epoch {}
+
+impl Drop for Epoch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Dropping the receivers wakes workers blocked on a full channel; their send fails and they return.
+        self.receivers.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
