@@ -26,7 +26,11 @@ struct Cli {
 enum Command {
     /// Print the LibTorch version, CUDA availability and GPU; with a model, its configuration and size.
     Info(InfoArgs),
-    /// Time the generator's forward pass here and in the PyTorch reference, and print their ratio.
+    /// Train pix2pixHD (G, multiscale D, optionally the style encoder E) on a data set.
+    Train(Box<pix2pixhd::train::run::TrainArgs>),
+    /// Run a trained encoder over a data set and cluster the per-object styles into clusters.json.
+    Encode(pix2pixhd::encode_cmd::EncodeArgs),
+    /// Time the generator's forward pass (or a training iteration) here and in the PyTorch reference.
     Bench(pix2pixhd::bench::BenchArgs),
 }
 
@@ -78,5 +82,7 @@ fn main() -> Result<()> {
         None => info(&InfoArgs { model: ModelArgs::default() }),
         Some(Command::Info(a)) => info(&a),
         Some(Command::Bench(a)) => pix2pixhd::bench::run(&a),
+        Some(Command::Train(a)) => pix2pixhd::train::run::run(&a),
+        Some(Command::Encode(a)) => pix2pixhd::encode_cmd::run(&a),
     }
 }

@@ -425,3 +425,17 @@ fn dropping_an_epoch_early_stops_its_threads() {
     });
     rx.recv_timeout(Duration::from_secs(60)).expect("dropping an epoch mid-way hung or panicked");
 }
+
+#[test]
+fn an_epoch_can_start_at_a_later_batch_for_resuming() {
+    let dir = tempfile::tempdir().unwrap();
+    folders_set(dir.path(), &["a", "b", "c", "d", "e"]);
+    let l = loader(dir.path(), 1, 4, 2);
+    let all: Vec<(Vec<String>, Vec<f32>)> =
+        l.epoch(3).unwrap().map(|b| b.unwrap()).map(|b| (b.names, values(b.image.as_ref().unwrap()))).collect();
+    let tail: Vec<(Vec<String>, Vec<f32>)> =
+        l.epoch_from(3, 2).unwrap().map(|b| b.unwrap()).map(|b| (b.names, values(b.image.as_ref().unwrap()))).collect();
+    assert_eq!(tail.len(), 3);
+    assert_eq!(tail, all[2..].to_vec(), "the same batches, crops and flips as the full epoch's tail");
+    assert_eq!(l.epoch_from(3, 5).unwrap().count(), 0);
+}

@@ -111,9 +111,15 @@ impl Loader {
 
     /// The batches of `epoch`, loaded in the background. Dropping the iterator early stops the threads.
     pub fn epoch(&self, epoch: u64) -> Result<Epoch, DataError> {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` from batch `start` on (a resumed run skips what it already did, without decoding it).
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> Result<Epoch, DataError> {
         let n_batches = self.len();
+        let start = start.min(n_batches);
         let order = Arc::new(self.order(epoch));
-        let n_workers = self.shared.n_workers.min(n_batches).max(1);
+        let n_workers = self.shared.n_workers.min(n_batches - start).max(1);
         let capacity = self.shared.prefetch.div_ceil(n_workers).max(1);
         let stop = Arc::new(AtomicBool::new(false));
         let mut receivers = Vec::with_capacity(n_workers);
@@ -123,12 +129,12 @@ impl Loader {
             let (shared, order, stop) = (self.shared.clone(), order.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("data-loader-{w}"))
-                .spawn(move || worker(&shared, epoch, &order, w, n_workers, &stop, tx))
+                .spawn(move || worker(&shared, epoch, &order, start + w, n_workers, &stop, tx))
                 .map_err(|source| DataError::Thread { source })?;
             receivers.push(rx);
             handles.push(handle);
         }
-        Ok(Epoch { receivers, handles, stop, next: 0, n_batches })
+        Ok(Epoch { receivers, handles, stop, next: start, n_batches, start })
     }
 }
 
@@ -136,13 +142,13 @@ fn worker(
     shared: &Shared,
     epoch: u64,
     order: &[usize],
-    w: usize,
+    first: usize,
     n_workers: usize,
     stop: &AtomicBool,
     tx: SyncSender<Result<Batch, DataError>>,
 ) {
     let n_batches = order.len().div_ceil(shared.batch_size);
-    for b in (w..n_batches).step_by(n_workers) {
+    for b in (first..n_batches).step_by(n_workers) {
         if stop.load(Ordering::Relaxed) {
             return;
         }
@@ -220,6 +226,8 @@ pub struct Epoch {
     stop: Arc<AtomicBool>,
     next: usize,
     n_batches: usize,
+    /// The first batch served; worker `w` builds batches `start + w`, `start + w + n`, ...
+    start: usize,
 }
 
 impl Iterator for Epoch {
@@ -231,7 +239,7 @@ impl Iterator for Epoch {
         }
         let b = self.next;
         self.next += 1;
-        match self.receivers[b % self.receivers.len()].recv() {
+        match self.receivers[(b - self.start) % self.receivers.len()].recv() {
             Ok(r) => Some(r),
             Err(_) => {
                 // The worker hung up without sending this batch: it panicked. Its later batches will not come.

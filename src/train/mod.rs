@@ -5,3 +5,4 @@ pub mod adam;
 pub mod nets;
 pub mod pool;
 pub mod report;
+pub mod run;

@@ -1,0 +1,591 @@
+//! `pix2pixhd train`: the whole pix2pixHD training procedure, with the reference's options and schedule.
+//!
+//! A run folder (`<checkpoints-dir>/<name>`) gets, before the first step, `config.json` (the model) and
+//! `train_options.json` (everything else). Checkpoints — G, D, E, the optimisers' state, the image pool and the
+//! position (epoch, iteration) — are written atomically every `--save-latest-freq` iterations, at each epoch's end
+//! and on Ctrl-C; `--continue-train` resumes from them exactly. `loss_log.jsonl` and `web/index.html` show progress.
+//! The folder is a model folder too: `render` and the editor read its `config.json` and `latest_net_G.safetensors`.
+//!
+//! Schedule (Wang et al. 2018 §3.2, the reference's train.py): `niter` epochs at `lr`, then `niter_decay` epochs
+//! decaying linearly to 0. Coarse to fine: train `--net-g global` at the lower resolution, then `--net-g local
+//! --load-pretrain <global run>`; with `--niter-fix-global N` only the finest enhancer trains for N epochs, then
+//! everything does, with a fresh Adam.
+
+use super::adam::Adam;
+use super::nets::{LossOptions, LossScaler, Losses, Nets, StepInput, train_step};
+use super::pool::ImagePool;
+use super::report::{self, LogLine};
+use crate::data::dataset::{Dataset, DatasetOpts, Layout};
+use crate::data::loader::Loader;
+use crate::data::transform::{Mode, TransformOpts};
+use crate::model::checkpoint::{self, write_atomically};
+use crate::model::loss::GanMode;
+use crate::model::runtime::{CONFIG_FILE, pick_device};
+use crate::model::vgg::Vgg19;
+use crate::model::{ModelConfig, NetG};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tch::{Device, Tensor};
+
+pub const OPTIONS_FILE: &str = "train_options.json";
+pub const STATE_FILE: &str = "latest_state.json";
+pub const OPTIM_FILE: &str = "latest_optim.safetensors";
+
+/// Mixed precision on CUDA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Amp {
+    None,
+    Fp16,
+    Bf16,
+}
+
+/// Every option of the reference's training (kebab-case), plus the project's own (`--seed`, `--device`, ...).
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    // --- data ---
+    /// The data set: pix2pixHD folders (<phase>_label, _inst, _img) or Cityscapes' own layout (gtFine, leftImg8bit).
+    #[arg(long, value_name = "DIR")]
+    pub dataroot: PathBuf,
+    #[arg(long, value_enum, default_value_t = Layout::Auto)]
+    pub layout: Layout,
+    /// Which split to train on (train_* folders, or Cityscapes' train split).
+    #[arg(long, default_value = "train")]
+    pub phase: String,
+    /// How maps and photos are resized and cropped: scale_width, scale_width_and_crop, resize_and_crop, crop, none.
+    #[arg(long, value_enum, default_value_t = Mode::ScaleWidth)]
+    pub resize_or_crop: Mode,
+    /// Width (or side) maps are scaled to.
+    #[arg(long, default_value_t = 1024)]
+    pub load_size: usize,
+    /// Side of the random square crop.
+    #[arg(long, default_value_t = 512)]
+    pub fine_size: usize,
+    #[arg(long)]
+    pub no_flip: bool,
+    /// Take batches in name order instead of a new random order each epoch.
+    #[arg(long)]
+    pub serial_batches: bool,
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: usize,
+    /// Use at most this many samples.
+    #[arg(long)]
+    pub max_dataset_size: Option<usize>,
+    /// Data-loading threads.
+    #[arg(long, default_value_t = 2)]
+    pub n_threads: usize,
+
+    // --- model ---
+    #[arg(long, value_enum, default_value_t = NetG::Global)]
+    pub net_g: NetG,
+    #[arg(long, default_value_t = 64)]
+    pub ngf: i64,
+    #[arg(long, default_value_t = 4)]
+    pub n_downsample_global: i64,
+    #[arg(long, default_value_t = 9)]
+    pub n_blocks_global: i64,
+    #[arg(long, default_value_t = 1)]
+    pub n_local_enhancers: i64,
+    #[arg(long, default_value_t = 3)]
+    pub n_blocks_local: i64,
+    #[arg(long, default_value_t = 35)]
+    pub label_nc: i64,
+    #[arg(long)]
+    pub no_instance: bool,
+    /// Train the feature encoder E jointly, with instance-wise features (needed for style picking).
+    #[arg(long)]
+    pub instance_feat: bool,
+    /// Train E with label-wise (per class) features.
+    #[arg(long)]
+    pub label_feat: bool,
+    #[arg(long, default_value_t = 3)]
+    pub feat_num: i64,
+    #[arg(long, default_value_t = 16)]
+    pub nef: i64,
+    #[arg(long, default_value_t = 4)]
+    pub n_downsample_e: i64,
+    #[arg(long, default_value_t = 2)]
+    pub num_d: i64,
+    #[arg(long, default_value_t = 3)]
+    pub n_layers_d: i64,
+    #[arg(long, default_value_t = 64)]
+    pub ndf: i64,
+
+    // --- objective and schedule ---
+    /// Epochs at the initial learning rate.
+    #[arg(long, default_value_t = 100)]
+    pub niter: usize,
+    /// Epochs of linear decay to zero after that.
+    #[arg(long, default_value_t = 100)]
+    pub niter_decay: usize,
+    #[arg(long, default_value_t = 0.0002)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.5)]
+    pub beta1: f64,
+    /// Weight of the feature-matching and VGG losses.
+    #[arg(long, default_value_t = 10.0)]
+    pub lambda_feat: f64,
+    #[arg(long)]
+    pub no_gan_feat_loss: bool,
+    /// Train without the VGG perceptual loss (otherwise it needs --vgg-weights).
+    #[arg(long)]
+    pub no_vgg_loss: bool,
+    /// torchvision's VGG19 weights (a state dict, zip-format .pth or .safetensors) for the VGG loss.
+    #[arg(long, value_name = "FILE")]
+    pub vgg_weights: Option<PathBuf>,
+    /// BCE GAN loss instead of least squares.
+    #[arg(long)]
+    pub no_lsgan: bool,
+    /// Size of the history of generated images D sees (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub pool_size: usize,
+    /// Epochs during which a local generator trains only its finest enhancer (the global part stays fixed).
+    #[arg(long, default_value_t = 0)]
+    pub niter_fix_global: usize,
+    /// A run folder whose weights fill this model where names and shapes match (a global run for a local model).
+    #[arg(long, value_name = "DIR")]
+    pub load_pretrain: Option<PathBuf>,
+    /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
+    #[arg(long)]
+    pub continue_train: bool,
+
+    // --- run folder, logging, saving ---
+    #[arg(long, default_value = "label2city")]
+    pub name: String,
+    #[arg(long, default_value = "./checkpoints")]
+    pub checkpoints_dir: PathBuf,
+    /// Iterations between sample images.
+    #[arg(long, default_value_t = 100)]
+    pub display_freq: u64,
+    /// Iterations between loss log lines.
+    #[arg(long, default_value_t = 100)]
+    pub print_freq: u64,
+    /// Iterations between checkpoints of the latest state.
+    #[arg(long, default_value_t = 1000)]
+    pub save_latest_freq: u64,
+    /// Epochs between numbered copies of the weights.
+    #[arg(long, default_value_t = 10)]
+    pub save_epoch_freq: usize,
+    /// Seed of the weights' initialisation, the data order, crops, flips and the image pool.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Mixed precision on CUDA: fp16 (autocast with loss scaling).
+    #[arg(long, value_enum, default_value_t = Amp::None)]
+    pub amp: Amp,
+    /// Stop after this many iterations in total (for tests and quick looks; the schedule is unchanged).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// No progress bar (logs still go to the run folder).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The options of a run that are not the model's, as `train_options.json` records them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainOptions {
+    pub dataroot: PathBuf,
+    pub layout: String,
+    pub phase: String,
+    pub transform: TransformOpts,
+    pub serial_batches: bool,
+    pub batch_size: usize,
+    pub max_dataset_size: Option<usize>,
+    pub niter: usize,
+    pub niter_decay: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub lambda_feat: f64,
+    pub no_vgg_loss: bool,
+    pub vgg_weights: Option<PathBuf>,
+    pub pool_size: usize,
+    pub niter_fix_global: usize,
+    pub load_pretrain: Option<PathBuf>,
+    pub display_freq: u64,
+    pub print_freq: u64,
+    pub save_latest_freq: u64,
+    pub save_epoch_freq: usize,
+    pub seed: u64,
+    pub amp: Amp,
+}
+
+/// Where a run stands; `latest_state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// The epoch in progress (1-based).
+    pub epoch: usize,
+    /// Batches of that epoch already done.
+    pub epoch_iter: usize,
+    /// Iterations done in the whole run.
+    pub total_steps: u64,
+    pub lr: f64,
+    /// Whether the global generator is still fixed (`niter_fix_global`).
+    pub fix_global: bool,
+}
+
+impl TrainArgs {
+    fn model_config(&self) -> ModelConfig {
+        ModelConfig {
+            label_nc: self.label_nc,
+            net_g: self.net_g,
+            ngf: self.ngf,
+            n_downsample_global: self.n_downsample_global,
+            n_blocks_global: self.n_blocks_global,
+            n_local_enhancers: self.n_local_enhancers,
+            n_blocks_local: self.n_blocks_local,
+            no_instance: self.no_instance,
+            instance_feat: self.instance_feat,
+            label_feat: self.label_feat,
+            feat_num: self.feat_num,
+            nef: self.nef,
+            n_downsample_e: self.n_downsample_e,
+            num_d: self.num_d,
+            n_layers_d: self.n_layers_d,
+            ndf: self.ndf,
+            no_gan_feat_loss: self.no_gan_feat_loss,
+            no_lsgan: self.no_lsgan,
+            ..ModelConfig::default()
+        }
+    }
+
+    fn train_options(&self, cfg: &ModelConfig) -> TrainOptions {
+        TrainOptions {
+            dataroot: self.dataroot.clone(),
+            layout: format!("{:?}", self.layout).to_lowercase(),
+            phase: self.phase.clone(),
+            transform: TransformOpts {
+                resize_or_crop: self.resize_or_crop,
+                load_size: self.load_size,
+                fine_size: self.fine_size,
+                size_base: cfg.size_base() as usize,
+                no_flip: self.no_flip,
+                is_train: true,
+            },
+            serial_batches: self.serial_batches,
+            batch_size: self.batch_size,
+            max_dataset_size: self.max_dataset_size,
+            niter: self.niter,
+            niter_decay: self.niter_decay,
+            lr: self.lr,
+            beta1: self.beta1,
+            lambda_feat: self.lambda_feat,
+            no_vgg_loss: self.no_vgg_loss,
+            vgg_weights: self.vgg_weights.clone(),
+            pool_size: self.pool_size,
+            niter_fix_global: self.niter_fix_global,
+            load_pretrain: self.load_pretrain.clone(),
+            display_freq: self.display_freq.max(1),
+            print_freq: self.print_freq.max(1),
+            save_latest_freq: self.save_latest_freq.max(1),
+            save_epoch_freq: self.save_epoch_freq.max(1),
+            seed: self.seed,
+            amp: self.amp,
+        }
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))?;
+    Ok(())
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+/// The learning rate of `epoch` (1-based) under the reference's linear decay, which subtracts lr0/niter_decay at
+/// the end of every epoch after `niter`.
+pub fn lr_for_epoch(o: &TrainOptions, epoch: usize) -> f64 {
+    if o.niter_decay == 0 || epoch <= o.niter + 1 {
+        return o.lr;
+    }
+    (o.lr * (1.0 - (epoch - o.niter - 1) as f64 / o.niter_decay as f64)).max(0.0)
+}
+
+/// Copies into `vs` every tensor of `file` whose name and shape match; the rest stays as initialised.
+fn load_pretrained(vs: &tch::nn::VarStore, file: &Path) -> Result<(usize, usize)> {
+    let tensors: HashMap<String, Tensor> = checkpoint::read_tensors(file)?.into_iter().collect();
+    let mut vars = vs.variables();
+    let total = vars.len();
+    let mut copied = 0;
+    tch::no_grad(|| {
+        for (k, v) in vars.iter_mut() {
+            if let Some(t) = tensors.get(k)
+                && t.size() == v.size()
+            {
+                v.copy_(&t.to_device(v.device()).to_kind(v.kind()));
+                copied += 1;
+            }
+        }
+    });
+    Ok((copied, total))
+}
+
+/// The weight file of network `which` (G, D, E) in a run folder, in the project's or PyTorch's format.
+fn weights_in(dir: &Path, which: &str) -> Option<PathBuf> {
+    ["safetensors", "pth", "pt"].iter().map(|e| dir.join(format!("latest_net_{which}.{e}"))).find(|p| p.is_file())
+}
+
+struct Run {
+    dir: PathBuf,
+    cfg: ModelConfig,
+    opts: TrainOptions,
+    state: TrainState,
+    nets: Nets,
+    vgg: Option<Vgg19>,
+    opt_g: Adam,
+    opt_d: Adam,
+    pool: ImagePool,
+    device: Device,
+}
+
+impl Run {
+    fn save_latest(&self) -> Result<()> {
+        self.nets.save(&self.dir, "latest")?;
+        let mut tensors = self.opt_g.state("optG.");
+        tensors.extend(self.opt_d.state("optD."));
+        tensors.extend(self.pool.state());
+        let tensors: Vec<(String, Tensor)> =
+            tensors.into_iter().map(|(k, t)| (k, t.detach().to_device(Device::Cpu).contiguous())).collect();
+        let path = self.dir.join(OPTIM_FILE);
+        write_atomically(&path, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(|e| e.to_string()))?;
+        // Written last: it names the position the files above belong to.
+        write_json(&self.dir.join(STATE_FILE), &self.state)
+    }
+
+    fn new_opt_g(&self) -> Adam {
+        Adam::new(self.nets.g_params(self.state.fix_global), self.state.lr, self.opts.beta1)
+    }
+}
+
+fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Device) -> Result<StepInput> {
+    let image = b.image.as_ref().context("training needs photos, and this batch has none")?;
+    let pool_ids = if cfg.label_feat {
+        b.label.shallow_clone()
+    } else {
+        b.inst.as_ref().map_or_else(|| b.label.shallow_clone(), Tensor::shallow_clone)
+    };
+    Ok(StepInput {
+        input: b.input.to_device(device),
+        pool_ids: pool_ids.to_device(device),
+        image: image.to_device(device),
+    })
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let dir = args.checkpoints_dir.join(&args.name);
+    let device = pick_device(&args.device)?;
+    let resuming = args.continue_train && dir.join(STATE_FILE).is_file();
+    let (cfg, opts) = if resuming {
+        let cfg = ModelConfig::load(&dir.join(CONFIG_FILE))?;
+        let opts: TrainOptions = read_json(&dir.join(OPTIONS_FILE))?;
+        eprintln!("resuming {} with its saved configuration and options", dir.display());
+        (cfg, opts)
+    } else {
+        if dir.join(STATE_FILE).is_file() {
+            bail!(
+                "run folder {} already holds a training run; pass --continue-train to resume it, or choose another --name",
+                dir.display()
+            );
+        }
+        let cfg = args.model_config();
+        cfg.validate()?;
+        (cfg.clone(), args.train_options(&cfg))
+    };
+    if opts.amp == Amp::Bf16 {
+        bail!("--amp bf16 is not available: tch 0.24 exposes only LibTorch's fp16 autocast; use --amp fp16");
+    }
+    if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
+        bail!("--amp {:?} needs a CUDA device", opts.amp);
+    }
+    let vgg = if opts.no_vgg_loss {
+        None
+    } else {
+        let Some(path) = &opts.vgg_weights else {
+            bail!(
+                "the VGG loss needs torchvision's VGG19 weights: pass --vgg-weights FILE (vgg19-dcbb9e9d.pth, \
+                 converted with scripts/convert_legacy_pth.py if it is a legacy file), or --no-vgg-loss"
+            );
+        };
+        Some(Vgg19::load(path, device)?)
+    };
+
+    let layout = match opts.layout.as_str() {
+        "folders" => Layout::Folders,
+        "cityscapes" => Layout::Cityscapes,
+        _ => Layout::Auto,
+    };
+    let dataset = Dataset::open(
+        &opts.dataroot,
+        &opts.phase,
+        layout,
+        DatasetOpts { max_dataset_size: opts.max_dataset_size, ..DatasetOpts::for_model(&cfg) },
+    )?;
+    let loader = Loader::new(
+        Arc::new(dataset),
+        opts.transform.clone(),
+        opts.batch_size,
+        !opts.serial_batches,
+        opts.seed,
+        args.n_threads,
+        4,
+    )?;
+    let batches = loader.len();
+
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
+    let nets = Nets::new(&cfg, device, opts.seed as i64);
+    let state = if resuming {
+        read_json(&dir.join(STATE_FILE))?
+    } else {
+        TrainState { epoch: 1, epoch_iter: 0, total_steps: 0, lr: opts.lr, fix_global: opts.niter_fix_global > 0 }
+    };
+    let mut run = Run {
+        opt_g: Adam::new(Vec::new(), 0.0, 0.5),
+        opt_d: Adam::new(nets.d_params(), state.lr, opts.beta1),
+        pool: ImagePool::new(opts.pool_size, opts.seed),
+        dir,
+        cfg,
+        opts,
+        state,
+        nets,
+        vgg,
+        device,
+    };
+    if resuming {
+        run.nets.load(&run.dir, "latest")?;
+        run.opt_g = run.new_opt_g();
+        let saved: HashMap<String, Tensor> = checkpoint::read_tensors(&run.dir.join(OPTIM_FILE))?.into_iter().collect();
+        run.opt_g.load_state("optG.", &saved).map_err(anyhow::Error::msg)?;
+        run.opt_d.load_state("optD.", &saved).map_err(anyhow::Error::msg)?;
+        run.pool.load_state(&saved);
+    } else {
+        if let Some(pre) = &run.opts.load_pretrain {
+            for (which, vs) in [("G", Some(&run.nets.vs_g)), ("D", Some(&run.nets.vs_d)), ("E", run.nets.vs_e.as_ref())]
+            {
+                let (Some(vs), Some(file)) = (vs, weights_in(pre, which)) else { continue };
+                let (copied, total) = load_pretrained(vs, &file)?;
+                eprintln!("{which}: {copied} of {total} tensors taken from {}", file.display());
+            }
+        }
+        run.opt_g = run.new_opt_g();
+        write_json(&run.dir.join(CONFIG_FILE), &run.cfg)?;
+        write_json(&run.dir.join(OPTIONS_FILE), &run.opts)?;
+    }
+    train_loop(&mut run, &loader, batches, args)
+}
+
+fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) -> Result<()> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second handler cannot be installed in one process (tests run several trainings): ignore that error.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let o = run.opts.clone();
+    let epochs = o.niter + o.niter_decay;
+    let total = (epochs * batches) as u64;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} it [{elapsed_precise}<{eta_precise}, {per_sec}] {msg}")
+            .expect("valid template"),
+    );
+    bar.set_position(run.state.total_steps);
+    let lo = LossOptions {
+        lambda_feat: o.lambda_feat,
+        gan_feat: !run.cfg.no_gan_feat_loss,
+        mode: if run.cfg.no_lsgan { GanMode::Bce } else { GanMode::Lsgan },
+    };
+    let amp = o.amp == Amp::Fp16;
+    let mut scaler = amp.then(LossScaler::default);
+    let mut since_print = Instant::now();
+    let mut steps_since_print = 0u64;
+    while run.state.epoch <= epochs {
+        let epoch = run.state.epoch;
+        let iter = loader.epoch_from(epoch as u64, run.state.epoch_iter)?;
+        for batch in iter {
+            let batch = batch?;
+            let x = to_step_input(&batch, &run.cfg, run.device)?;
+            let step = run.state.total_steps;
+            let scaler = scaler.as_mut();
+            let losses: Losses = tch::autocast(amp, || {
+                train_step(
+                    &run.nets,
+                    run.vgg.as_ref(),
+                    (&mut run.opt_g, &mut run.opt_d),
+                    &mut run.pool,
+                    &x,
+                    step,
+                    lo,
+                    scaler,
+                )
+            });
+            run.state.total_steps += 1;
+            run.state.epoch_iter += 1;
+            steps_since_print += 1;
+            bar.inc(1);
+            bar.set_message(format!(
+                "ep {epoch}/{epochs} G_GAN {:.3} Feat {:.3} VGG {:.3} D_real {:.3} D_fake {:.3}",
+                losses.g_gan, losses.g_gan_feat, losses.g_vgg, losses.d_real, losses.d_fake
+            ));
+            let s = run.state.total_steps;
+            if s.is_multiple_of(o.print_freq) {
+                let line = LogLine {
+                    epoch,
+                    epoch_iter: run.state.epoch_iter,
+                    step: s,
+                    losses,
+                    lr: run.state.lr,
+                    sec_per_iter: since_print.elapsed().as_secs_f64() / steps_since_print as f64,
+                };
+                report::append_log(&run.dir, &line)?;
+                since_print = Instant::now();
+                steps_since_print = 0;
+            }
+            if s.is_multiple_of(o.display_freq) {
+                let fake = tch::no_grad(|| run.nets.generate(&x));
+                report::write_sample(&run.dir, epoch, s, &batch.label, &fake, &x.image).map_err(anyhow::Error::msg)?;
+            }
+            let stop = interrupted.load(Ordering::SeqCst) || args.max_steps.is_some_and(|m| s >= m);
+            if s.is_multiple_of(o.save_latest_freq) || stop {
+                run.save_latest()?;
+            }
+            if stop {
+                bar.abandon();
+                if interrupted.load(Ordering::SeqCst) {
+                    eprintln!("interrupted: saved the latest checkpoint in {}", run.dir.display());
+                }
+                return Ok(());
+            }
+        }
+        // End of epoch, in the reference's order: numbered copies, unfix the global G, decay the lr.
+        if epoch.is_multiple_of(o.save_epoch_freq) {
+            run.nets.save(&run.dir, &epoch.to_string())?;
+        }
+        run.state.epoch += 1;
+        run.state.epoch_iter = 0;
+        if o.niter_fix_global != 0 && epoch == o.niter_fix_global && run.state.fix_global {
+            // The reference starts a fresh Adam over all of G (+E) at the initial learning rate.
+            run.state.fix_global = false;
+            run.state.lr = o.lr;
+            run.opt_g = run.new_opt_g();
+        }
+        if epoch > o.niter {
+            run.state.lr = lr_for_epoch(&o, epoch + 1);
+            run.opt_g.lr = run.state.lr;
+            run.opt_d.lr = run.state.lr;
+        }
+        run.save_latest()?;
+    }
+    bar.finish();
+    Ok(())
+}
