@@ -1,5 +1,5 @@
 //! The editor's document: a label map, an instance map and the per-object style choices, the edits a user makes to
-//! them (`edit`) and their undo history (`history`).
+//! them (`edit`), their undo history (`history`) and their files (`io`).
 //!
 //! Plain Rust on purpose: no tch and no egui, so that every edit can be unit-tested, and so that the render worker
 //! can be handed a cheap snapshot (`Scene` is `Clone`).
@@ -15,10 +15,12 @@
 
 mod edit;
 mod history;
+mod io;
 mod raster;
 
 pub use edit::Change;
 pub use history::History;
+pub use io::{MapStorage, SceneError, find_instance_png};
 
 use crate::labels::{self, LABELS};
 use serde::{Deserialize, Serialize};
@@ -177,7 +179,7 @@ pub struct ObjectInfo {
     pub bbox: Rect,
 }
 
-/// What is wrong with a pair of maps (without a file: the file I/O adds the file).
+/// What is wrong with a pair of maps (without a file: [`SceneError`] adds the file).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MapError {
     #[error("a scene must be at least 1×1 pixels, got {width}×{height}")]

@@ -536,3 +536,209 @@ fn invalid_maps_are_refused_with_the_pixel_and_value() {
     assert!(matches!(Scene::from_maps(W, H, label, Some(inst)), Err(MapError::StuffWithInstance { .. })));
     assert!(matches!(Scene::from_maps(W, H, vec![ROAD; 5], None), Err(MapError::WrongLength { .. })));
 }
+
+mod files {
+    use super::*;
+    use image::{GrayImage, ImageBuffer, Luma, RgbImage};
+    use std::path::Path;
+
+    fn write_gray8(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> u8) {
+        GrayImage::from_fn(w, h, |x, y| Luma([f(x, y)])).save(path).unwrap();
+    }
+
+    fn write_gray16(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> u16) {
+        ImageBuffer::<Luma<u16>, Vec<u16>>::from_fn(w, h, |x, y| Luma([f(x, y)])).save(path).unwrap();
+    }
+
+    fn street_inst(x: u32, y: u32) -> u16 {
+        at(&street(), x, y) as u16
+    }
+
+    #[test]
+    fn scene_json_round_trips_embedded_and_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = street();
+        let _ = s.set_style(SKY as u32, StyleChoice::Cluster(0)).unwrap();
+        for (name, storage) in [("embedded.json", MapStorage::Embedded), ("beside.json", MapStorage::Beside)] {
+            let path = dir.path().join(name);
+            s.save_json(&path, storage).unwrap();
+            let back = Scene::open(&path).unwrap();
+            assert_eq!(back, s, "{name}");
+        }
+        // The beside maps are Cityscapes-style PNGs that open on their own and find each other by name.
+        let label = dir.path().join("beside_labelIds.png");
+        assert_eq!(find_instance_png(&label), Some(dir.path().join("beside_instanceIds.png")));
+        let alone = Scene::open(&label).unwrap();
+        assert_eq!((alone.label(), alone.inst()), (s.label(), s.inst()));
+        let text = std::fs::read_to_string(dir.path().join("beside.json")).unwrap();
+        assert!(text.contains("\"path\": \"beside_labelIds.png\""), "{text}");
+        // Writes went through temporary files that are gone.
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn saving_leaves_out_styles_of_objects_no_longer_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = street();
+        let road = ink(&s, ROAD);
+        let _ = s.paint_disc((25, 16), 6, road);
+        assert_eq!(count(&s, 26001), 0);
+        let path = dir.path().join("s.json");
+        s.save_json(&path, MapStorage::Embedded).unwrap();
+        let back = Scene::open(&path).unwrap();
+        assert_eq!(back.styles().get(&26001), None);
+        assert_eq!(back.style(26000), StyleChoice::Cluster(3));
+        assert_eq!(back.style(ROAD as u32), StyleChoice::Cluster(1));
+    }
+
+    #[test]
+    fn exported_maps_are_8_bit_labels_and_16_bit_instances() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = street();
+        let (lp, ip) = (dir.path().join("l.png"), dir.path().join("i.png"));
+        s.save_label_png(&lp).unwrap();
+        s.save_instance_png(&ip).unwrap();
+        let l = image::open(&lp).unwrap();
+        let i = image::open(&ip).unwrap();
+        assert_eq!(l.color(), image::ColorType::L8);
+        assert_eq!(i.color(), image::ColorType::L16);
+        assert_eq!(l.as_luma8().unwrap().get_pixel(5, 15)[0], CAR);
+        assert_eq!(i.as_luma16().unwrap().get_pixel(5, 15)[0], 26000);
+    }
+
+    #[test]
+    fn label_png_without_instances_derives_one_object_per_connected_region() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drawn.png");
+        write_gray8(&path, W, H, |x, y| if (2..6).contains(&y) && !(5..=20).contains(&x) { CAR } else { ROAD });
+        let s = Scene::open(&path).unwrap();
+        assert_eq!(at(&s, 0, 3), 26000);
+        assert_eq!(at(&s, 25, 3), 26001);
+        assert_eq!(s.objects().len(), 2);
+    }
+
+    #[test]
+    fn cityscapes_and_pix2pixhd_names_pair_label_and_instance_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let label = dir.path().join("aachen_000000_000019_gtFine_labelIds.png");
+        write_gray8(&label, W, H, |x, y| street().label()[(y * W + x) as usize]);
+        // The file's own ids (26007, not the 26000 that deriving would give) must be the ones used.
+        let inst = dir.path().join("aachen_000000_000019_gtFine_instanceIds.png");
+        write_gray16(&inst, W, H, |x, y| if street_inst(x, y) == 26000 { 26007 } else { street_inst(x, y) });
+        let s = Scene::open(&label).unwrap();
+        assert_eq!(at(&s, 5, 15), 26007);
+        assert_eq!(find_instance_png(&dir.path().join("aachen_000000_000019_gtFine_color.png")), Some(inst));
+
+        std::fs::create_dir_all(dir.path().join("test_label")).unwrap();
+        std::fs::create_dir_all(dir.path().join("test_inst")).unwrap();
+        let label = dir.path().join("test_label/0001.png");
+        write_gray8(&label, W, H, |x, y| street().label()[(y * W + x) as usize]);
+        write_gray16(&dir.path().join("test_inst/0001.png"), W, H, street_inst);
+        assert_eq!(find_instance_png(&label), Some(dir.path().join("test_inst/0001.png")));
+        assert_eq!(Scene::open(&label).unwrap().inst(), street().inst());
+    }
+
+    #[test]
+    fn colour_label_maps_read_as_class_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x_gtFine_color.png");
+        RgbImage::from_fn(W, H, |x, _| image::Rgb(labels::color(if x < 10 { SKY } else { ROAD }))).save(&path).unwrap();
+        let s = Scene::open(&path).unwrap();
+        assert_eq!((s.label()[0], s.label()[20]), (SKY, ROAD));
+        RgbImage::from_fn(W, H, |x, y| image::Rgb(if (x, y) == (4, 2) { [1, 2, 3] } else { [0, 0, 0] }))
+            .save(&path)
+            .unwrap();
+        let e = Scene::open(&path).unwrap_err().to_string();
+        assert!(e.contains("x_gtFine_color.png") && e.contains("(1, 2, 3)") && e.contains("(4, 2)"), "{e}");
+    }
+
+    /// The message of opening `path`, which must fail.
+    fn open_error(path: &Path) -> String {
+        Scene::open(path).expect_err("this input must be refused").to_string()
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_naming_the_file_the_value_and_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+
+        let bad_id = d.join("bad_id.png");
+        write_gray8(&bad_id, W, H, |x, y| if (x, y) == (3, 2) { 34 } else { ROAD });
+        let e = open_error(&bad_id);
+        assert!(
+            e.contains("bad_id.png") && e.contains("class id 34") && e.contains("(3, 2)") && e.contains("0..=33"),
+            "{e}"
+        );
+
+        let wide = d.join("wide.png");
+        write_gray16(&wide, W, H, |_, _| 7);
+        let e = open_error(&wide);
+        assert!(e.contains("wide.png") && e.contains("16-bit grey") && e.contains("8-bit grey"), "{e}");
+
+        let label = d.join("s_labelIds.png");
+        write_gray8(&label, W, H, |_, _| ROAD);
+        write_gray16(&d.join("s_instanceIds.png"), W + 1, H, |_, _| ROAD as u16);
+        let e = open_error(&label);
+        assert!(e.contains("s_labelIds.png") && e.contains("s_instanceIds.png"), "{e}");
+        assert!(e.contains("32×24") && e.contains("33×24"), "{e}");
+
+        write_gray16(&d.join("s_instanceIds.png"), W, H, |x, _| if x == 9 { 26000 } else { ROAD as u16 });
+        let e = open_error(&label);
+        assert!(e.contains("s_instanceIds.png") && e.contains("26000") && e.contains("(9, 0)"), "{e}");
+
+        let e = open_error(&d.join("missing.png"));
+        assert!(e.contains("missing.png"), "{e}");
+
+        let not_png = d.join("text.png");
+        std::fs::write(&not_png, "hello").unwrap();
+        assert!(open_error(&not_png).contains("text.png"));
+
+        let json = d.join("broken.json");
+        std::fs::write(&json, "{ \"version\": 1, \"width\": 32, ").unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("line 1"), "{e}");
+
+        std::fs::write(&json, r#"{"version": 1, "width": 32, "height": 24, "label": {"path": "gone.png"}}"#).unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("gone.png"), "{e}");
+
+        std::fs::write(&json, r#"{"version": 3, "width": 32, "height": 24, "label": {"path": "x.png"}}"#).unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("version 3") && e.contains("newer"), "{e}");
+
+        std::fs::write(&json, r#"{"version": 1, "width": 32, "height": 24, "label": {"png_base64": "!!"}}"#).unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("base64"), "{e}");
+
+        std::fs::write(&json, r#"{"version": 1, "width": 30, "height": 24, "label": {"path": "s_labelIds.png"}}"#)
+            .unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("32×24") && e.contains("30×24"), "{e}");
+
+        std::fs::write(
+            &json,
+            r#"{"version": 1, "width": 32, "height": 24, "label": {"path": "s_labelIds.png"}, "styles": {"7001": "random"}}"#,
+        )
+        .unwrap();
+        let e = open_error(&json);
+        assert!(e.contains("broken.json") && e.contains("7001"), "{e}");
+
+        let e = open_error(&d.join("notes.txt"));
+        assert!(e.contains("notes.txt") && e.contains(".json"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_write_names_the_target_and_a_second_save_replaces_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no_such_folder").join("s.json");
+        let e = street().save_json(&missing, MapStorage::Embedded).unwrap_err().to_string();
+        assert!(e.contains("no_such_folder"), "{e}");
+        let path = dir.path().join("s.json");
+        street().save_json(&path, MapStorage::Embedded).unwrap();
+        let blank = Scene::blank(W, H, ROAD).unwrap();
+        blank.save_json(&path, MapStorage::Embedded).unwrap();
+        assert_eq!(Scene::open(&path).unwrap(), blank, "the second save replaced the first");
+    }
+}
