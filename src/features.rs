@@ -212,15 +212,7 @@ pub fn cluster_regions(regions: &[RegionFeature], feat_num: usize, n_clusters: u
     Clusters { version: CLUSTERS_VERSION, feat_num, n_clusters, min_region_fraction: MIN_REGION_FRACTION, classes }
 }
 
-/// How one object's (or one stuff class's) style is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StyleChoice {
-    /// A cluster drawn from (seed, object id): the same scene and seed always look the same.
-    Random,
-    /// A fixed cluster index.
-    Cluster(usize),
-}
+pub use crate::scene::StyleChoice;
 
 /// The style of every object of a scene: explicit choices per instance id, per class, then the seeded default.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,5 +8,7 @@ pub mod features;
 pub mod labels;
 pub mod model;
 pub mod render;
+pub mod render_cmd;
+pub mod scene;
 pub mod torch_info;
 pub mod train;

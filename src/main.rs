@@ -28,6 +28,8 @@ enum Command {
     Info(InfoArgs),
     /// Train pix2pixHD (G, multiscale D, optionally the style encoder E) on a data set.
     Train(Box<pix2pixhd::train::run::TrainArgs>),
+    /// Render a label map (+ instance map, + styles) to a photo with a trained generator.
+    Render(Box<pix2pixhd::render_cmd::RenderArgs>),
     /// Run a trained encoder over a data set and cluster the per-object styles into clusters.json.
     Encode(pix2pixhd::encode_cmd::EncodeArgs),
     /// Time the generator's forward pass (or a training iteration) here and in the PyTorch reference.
@@ -84,5 +86,6 @@ fn main() -> Result<()> {
         Some(Command::Bench(a)) => pix2pixhd::bench::run(&a),
         Some(Command::Train(a)) => pix2pixhd::train::run::run(&a),
         Some(Command::Encode(a)) => pix2pixhd::encode_cmd::run(&a),
+        Some(Command::Render(a)) => pix2pixhd::render_cmd::run(&a),
     }
 }

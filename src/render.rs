@@ -8,7 +8,6 @@
 use crate::cli::ResolvedModel;
 use crate::data::encode::{EncodeError, Maps, encode_input};
 use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
-use crate::labels;
 use crate::model::checkpoint::{self, CheckpointError};
 use crate::model::encoder::Encoder;
 use crate::model::runtime::{GeneratorModel, ModelError, Precision};
@@ -38,48 +37,6 @@ pub enum RenderError {
     NoEncoder { dir: String },
     #[error("the photo has {got} RGB pixels but the label map has {w}×{h}")]
     PhotoSize { got: usize, w: usize, h: usize },
-}
-
-/// Each 4-connected region of an instance class becomes one object (`class * 1000 + k`, k from 0 in scan order);
-/// every other pixel keeps its class id. Used when a label map comes without an instance map.
-pub fn instances_from_labels(label: &[u8], w: usize, h: usize) -> Vec<u32> {
-    let mut inst: Vec<u32> = label.iter().map(|&c| u32::from(c)).collect();
-    let mut done = vec![false; w * h];
-    let mut next_k = [0u32; 256];
-    let mut stack = Vec::new();
-    for start in 0..w * h {
-        let class = label[start];
-        if done[start] || !labels::has_instances(class) {
-            continue;
-        }
-        let id = u32::from(class) * 1000 + next_k[class as usize];
-        next_k[class as usize] += 1;
-        done[start] = true;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            inst[i] = id;
-            let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
-                if !done[j] && label[j] == class {
-                    done[j] = true;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-    }
-    inst
 }
 
 /// Pads a row-major `w`×`h` map of `c` interleaved channels to `pw`×`ph` by repeating its last column and row.
@@ -217,25 +174,6 @@ impl Renderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn connected_regions_of_instance_classes_become_objects() {
-        // Two separate cars, one person touching a car, road elsewhere.
-        #[rustfmt::skip]
-        let label = [
-            7, 26, 26, 7, 26,
-            7, 26, 24, 7, 26,
-            7, 7, 7, 7, 7,
-        ];
-        let inst = instances_from_labels(&label, 5, 3);
-        #[rustfmt::skip]
-        let expected = [
-            7, 26000, 26000, 7, 26001,
-            7, 26000, 24000, 7, 26001,
-            7, 7, 7, 7, 7,
-        ];
-        assert_eq!(inst, expected);
-    }
 
     #[test]
     fn edge_padding_repeats_the_border() {

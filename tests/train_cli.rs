@@ -1,6 +1,9 @@
 //! `pix2pixhd train` end to end on a tiny data set: the run folder's contents, exact resume, and clear refusals.
 
+mod common;
+
 use clap::Parser;
+use common::write_dataset;
 use pix2pixhd::train::run::{STATE_FILE, TrainArgs, TrainState, run};
 use std::path::Path;
 
@@ -8,38 +11,6 @@ use std::path::Path;
 struct Cli {
     #[command(flatten)]
     args: TrainArgs,
-}
-
-/// Three 64×32 scenes in the pix2pixHD folder layout: a label map with a road, sky and one car per scene.
-fn write_dataset(root: &Path) {
-    let (w, h) = (64u32, 32u32);
-    for d in ["train_label", "train_inst", "train_img"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    for s in 0..3u32 {
-        let mut label = image::GrayImage::new(w, h);
-        let mut inst = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(w, h);
-        let mut img = image::RgbImage::new(w, h);
-        for y in 0..h {
-            for x in 0..w {
-                let (mut c, mut id) = if y < 12 { (23u8, 23u16) } else { (7, 7) };
-                if x >= 8 + 16 * s && x < 24 + 16 * s && (14..24).contains(&y) {
-                    (c, id) = (26, 26000);
-                }
-                label.put_pixel(x, y, image::Luma([c]));
-                inst.put_pixel(x, y, image::Luma([id]));
-                let rgb = match c {
-                    23 => [90, 140, 200],
-                    7 => [100, 90, 100],
-                    _ => [200, 30 + 50 * s as u8, 30],
-                };
-                img.put_pixel(x, y, image::Rgb([rgb[0], rgb[1], (rgb[2] as u32 + x) as u8]));
-            }
-        }
-        label.save(root.join(format!("train_label/{s:03}.png"))).unwrap();
-        inst.save(root.join(format!("train_inst/{s:03}.png"))).unwrap();
-        img.save(root.join(format!("train_img/{s:03}.png"))).unwrap();
-    }
 }
 
 fn args(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> TrainArgs {

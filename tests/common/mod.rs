@@ -52,3 +52,35 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
     // A comparison against an all-zero or constant reference would prove nothing.
     assert!(want.abs().max().double_value(&[]) > 1e-3, "{what}: reference output is degenerate");
 }
+
+/// Three 64×32 scenes in the pix2pixHD folder layout: a label map with a road, sky and one car per scene.
+pub fn write_dataset(root: &Path) {
+    let (w, h) = (64u32, 32u32);
+    for d in ["train_label", "train_inst", "train_img"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for s in 0..3u32 {
+        let mut label = image::GrayImage::new(w, h);
+        let mut inst = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(w, h);
+        let mut img = image::RgbImage::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let (mut c, mut id) = if y < 12 { (23u8, 23u16) } else { (7, 7) };
+                if x >= 8 + 16 * s && x < 24 + 16 * s && (14..24).contains(&y) {
+                    (c, id) = (26, 26000);
+                }
+                label.put_pixel(x, y, image::Luma([c]));
+                inst.put_pixel(x, y, image::Luma([id]));
+                let rgb = match c {
+                    23 => [90, 140, 200],
+                    7 => [100, 90, 100],
+                    _ => [200, 30 + 50 * s as u8, 30],
+                };
+                img.put_pixel(x, y, image::Rgb([rgb[0], rgb[1], (rgb[2] as u32 + x) as u8]));
+            }
+        }
+        label.save(root.join(format!("train_label/{s:03}.png"))).unwrap();
+        inst.save(root.join(format!("train_inst/{s:03}.png"))).unwrap();
+        img.save(root.join(format!("train_img/{s:03}.png"))).unwrap();
+    }
+}

@@ -1,0 +1,271 @@
+//! `encode` and `render` end to end on a tiny model trained in the test: clusters, deterministic renders, style
+//! control that stays local, contact sheets, and one-line errors that leave no output file behind.
+
+mod common;
+
+use clap::Parser;
+use common::write_dataset;
+use pix2pixhd::features::{CLUSTERS_FILE, ClassClusters, Clusters};
+use pix2pixhd::render_cmd::RenderArgs;
+use pix2pixhd::train::run::TrainArgs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+#[derive(Parser)]
+enum Cli {
+    Train(TrainArgs),
+    Render(RenderArgs),
+    Encode(pix2pixhd::encode_cmd::EncodeArgs),
+}
+
+fn parse(words: &[&str]) -> Cli {
+    Cli::parse_from(std::iter::once("x").chain(words.iter().copied()))
+}
+
+/// A model with instance features trained for a few steps on the tiny set, encoded to clusters.json; built once.
+fn model() -> &'static (PathBuf, PathBuf) {
+    static M: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    M.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("render-cli-{}", std::process::id()));
+        let data = root.join("data");
+        write_dataset(&data);
+        let ckpt = root.join("ckpt");
+        let (d, c) = (data.to_str().unwrap(), ckpt.to_str().unwrap());
+        let Cli::Train(a) = parse(&[
+            "train",
+            "--dataroot",
+            d,
+            "--checkpoints-dir",
+            c,
+            "--name",
+            "feat",
+            "--resize-or-crop",
+            "none",
+            "--ngf",
+            "8",
+            "--n-downsample-global",
+            "2",
+            "--n-blocks-global",
+            "1",
+            "--ndf",
+            "8",
+            "--n-layers-d",
+            "2",
+            "--no-vgg-loss",
+            "--instance-feat",
+            "--nef",
+            "4",
+            "--n-downsample-e",
+            "2",
+            "--niter",
+            "60",
+            "--niter-decay",
+            "0",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]) else {
+            unreachable!()
+        };
+        pix2pixhd::train::run::run(&a).unwrap();
+        let dir = ckpt.join("feat");
+        let Cli::Encode(e) = parse(&[
+            "encode",
+            "--model",
+            dir.to_str().unwrap(),
+            "--dataroot",
+            d,
+            "--device",
+            "cpu",
+            "--n-clusters",
+            "3",
+        ]) else {
+            unreachable!()
+        };
+        pix2pixhd::encode_cmd::run(&e).unwrap();
+        (dir, data)
+    })
+}
+
+fn render(words: &[&str]) -> anyhow::Result<()> {
+    let mut v = vec!["render"];
+    v.extend_from_slice(words);
+    v.extend_from_slice(&["--device", "cpu"]);
+    let Cli::Render(a) = parse(&v) else { unreachable!() };
+    pix2pixhd::render_cmd::run(&a)
+}
+
+fn rgb(path: &Path) -> image::RgbImage {
+    image::open(path).unwrap().to_rgb8()
+}
+
+#[test]
+fn encode_writes_clusters_for_the_classes_with_large_regions() {
+    let (dir, _) = model();
+    let c = Clusters::load(&dir.join(CLUSTERS_FILE)).unwrap();
+    assert_eq!(c.feat_num, 3);
+    // Every scene has road, sky and one car of 16×10 px (more than 1/64 of 64×32): all three are clustered.
+    for class in [7, 23, 26] {
+        assert!(c.count(class) >= 1, "class {class} has no clusters");
+    }
+    assert_eq!(c.classes[&26].counts.iter().sum::<usize>(), 3, "one car per scene");
+}
+
+#[test]
+fn renders_are_deterministic_and_keep_the_input_size() {
+    let (dir, data) = model();
+    let out = tempfile::tempdir().unwrap();
+    let label = data.join("train_label/001.png");
+    let inst = data.join("train_inst/001.png");
+    let m = dir.to_str().unwrap();
+    let (a, b, c) = (out.path().join("a.png"), out.path().join("b.png"), out.path().join("c.png"));
+    for (p, seed) in [(&a, "1"), (&b, "1"), (&c, "2")] {
+        render(&[
+            label.to_str().unwrap(),
+            "--inst",
+            inst.to_str().unwrap(),
+            "--model",
+            m,
+            "--seed",
+            seed,
+            "-o",
+            p.to_str().unwrap(),
+        ])
+        .unwrap();
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same seed, same bytes");
+    assert_eq!(rgb(&a).dimensions(), (64, 32));
+    // A label map whose size is not a multiple of the network's base still renders at its own size.
+    let odd = out.path().join("odd_label.png");
+    image::imageops::crop_imm(&image::open(&label).unwrap().to_luma8(), 0, 0, 50, 27).to_image().save(&odd).unwrap();
+    let odd_out = out.path().join("odd.png");
+    render(&[odd.to_str().unwrap(), "--model", m, "-o", odd_out.to_str().unwrap()]).unwrap();
+    assert_eq!(rgb(&odd_out).dimensions(), (50, 27));
+}
+
+/// Mean absolute difference of two renders inside and outside a rectangle.
+fn diff_in_out(a: &image::RgbImage, b: &image::RgbImage, r: (u32, u32, u32, u32)) -> (f64, f64) {
+    let (mut din, mut nin, mut dout, mut nout) = (0.0, 0.0, 0.0, 0.0);
+    for (x, y, p) in a.enumerate_pixels() {
+        let q = b.get_pixel(x, y);
+        let d: f64 = (0..3).map(|c| (p[c] as f64 - q[c] as f64).abs()).sum::<f64>() / 3.0;
+        if x >= r.0 && x < r.2 && y >= r.1 && y < r.3 {
+            din += d;
+            nin += 1.0;
+        } else {
+            dout += d;
+            nout += 1.0;
+        }
+    }
+    (din / nin, dout / nout)
+}
+
+#[test]
+fn a_style_choice_changes_its_object_far_more_than_the_rest() {
+    let (dir, data) = model();
+    // A copy of the model whose car clusters are far apart, so that the choice matters even for a barely
+    // trained generator.
+    let out = tempfile::tempdir().unwrap();
+    let m2 = out.path().join("model");
+    std::fs::create_dir_all(&m2).unwrap();
+    for f in ["config.json", "latest_net_G.safetensors", "latest_net_E.safetensors", CLUSTERS_FILE] {
+        std::fs::copy(dir.join(f), m2.join(f)).unwrap();
+    }
+    let c = Clusters::load(&m2.join(CLUSTERS_FILE)).unwrap();
+    let car = &c.classes[&26].centers;
+    eprintln!("car clusters: {car:?}");
+    // A wide street with one small car: instance norm spreads any change over the whole image a little, so the
+    // car is a small part of the picture, as objects are in real scenes.
+    let (w, h, car) = (256u32, 128u32, (120u32, 70u32, 136u32, 80u32));
+    let mut lab = image::GrayImage::new(w, h);
+    let mut ins = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(w, h);
+    for (x, y, p) in lab.enumerate_pixels_mut() {
+        let in_car = x >= car.0 && x < car.2 && y >= car.1 && y < car.3;
+        let (c, id) = if in_car {
+            (26u8, 26000u16)
+        } else if y < 48 {
+            (23, 23)
+        } else {
+            (7, 7)
+        };
+        *p = image::Luma([c]);
+        ins.put_pixel(x, y, image::Luma([id]));
+    }
+    let (label, inst) = (out.path().join("wide_label.png"), out.path().join("wide_inst.png"));
+    lab.save(&label).unwrap();
+    ins.save(&inst).unwrap();
+    let _ = data;
+    let (a, b) = (out.path().join("k0.png"), out.path().join("k1.png"));
+    for (p, k) in [(&a, "26000=0"), (&b, "26000=2")] {
+        render(&[
+            label.to_str().unwrap(),
+            "--inst",
+            inst.to_str().unwrap(),
+            "--model",
+            m2.to_str().unwrap(),
+            "--style",
+            k,
+            "-o",
+            p.to_str().unwrap(),
+        ])
+        .unwrap();
+    }
+    // Near the car: its box with an 8-pixel margin.
+    let (inside, outside) = diff_in_out(&rgb(&a), &rgb(&b), (car.0 - 8, car.1 - 8, car.2 + 8, car.3 + 8));
+    eprintln!("mean abs change near the car {inside:.2}, elsewhere {outside:.2}");
+    assert!(inside > 5.0 * outside && inside > 1.0, "near {inside:.2} vs elsewhere {outside:.2}");
+    // A contact sheet: one crop per car cluster.
+    let sheet = out.path().join("sheet.png");
+    render(&[
+        label.to_str().unwrap(),
+        "--inst",
+        inst.to_str().unwrap(),
+        "--model",
+        m2.to_str().unwrap(),
+        "--all-styles",
+        "26000",
+        "-o",
+        sheet.to_str().unwrap(),
+    ])
+    .unwrap();
+    for k in 0..2 {
+        let crop = rgb(&out.path().join(format!("sheet_style{k:02}.png")));
+        assert!(crop.width() < 64 && crop.width() >= 16, "cropped around the car: {:?}", crop.dimensions());
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let (dir, data) = model();
+    let out = tempfile::tempdir().unwrap();
+    let m = dir.to_str().unwrap();
+    let label = data.join("train_label/000.png");
+    let target = out.path().join("out.png");
+    let t = target.to_str().unwrap();
+    let err_of = |words: &[&str]| format!("{:#}", render(words).unwrap_err());
+
+    let small = out.path().join("small_inst.png");
+    image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::new(32, 32).save(&small).unwrap();
+    let e = err_of(&[label.to_str().unwrap(), "--inst", small.to_str().unwrap(), "--model", m, "-o", t]);
+    assert!(e.contains("small_inst.png") && e.contains("32"), "{e}");
+
+    let e = err_of(&[label.to_str().unwrap(), "--model", m, "--style", "26000=7", "-o", t]);
+    assert!(e.contains("cluster 7"), "{e}");
+
+    // Class 30 is valid Cityscapes but the model knows only 35 classes... so use a model with label_nc 20.
+    let narrow = out.path().join("narrow");
+    std::fs::create_dir_all(&narrow).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    cfg["label_nc"] = 20.into();
+    std::fs::write(narrow.join("config.json"), cfg.to_string()).unwrap();
+    std::fs::copy(dir.join("latest_net_G.safetensors"), narrow.join("latest_net_G.safetensors")).unwrap();
+    std::fs::copy(dir.join(CLUSTERS_FILE), narrow.join(CLUSTERS_FILE)).unwrap();
+    let e = err_of(&[label.to_str().unwrap(), "--model", narrow.to_str().unwrap(), "-o", t]);
+    assert!(e.contains("model.1.weight") || e.contains("wrong shape"), "weights that do not fit the config: {e}");
+
+    let e = err_of(&[label.to_str().unwrap(), "--model", m, "--net-g", "local", "-o", t]);
+    assert!(e.contains("missing") || e.contains("unexpected"), "{e}");
+    assert!(!target.exists(), "no output file after an error");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(), 1);
+}
