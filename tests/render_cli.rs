@@ -5,7 +5,7 @@ mod common;
 
 use clap::Parser;
 use common::write_dataset;
-use pix2pixhd::features::{CLUSTERS_FILE, ClassClusters, Clusters};
+use pix2pixhd::features::{CLUSTERS_FILE, Clusters};
 use pix2pixhd::render_cmd::RenderArgs;
 use pix2pixhd::train::run::TrainArgs;
 use std::path::{Path, PathBuf};
