@@ -14,6 +14,9 @@ struct Cli {
 enum Command {
     /// Print the LibTorch version, CUDA availability and, for a model, its configuration and size.
     Info,
+    /// Generate a synthetic street-scene data set (label ids, instance ids, photos and style sidecars) in the
+    /// pix2pixHD folder layout.
+    Synth(pix2pixhd::data::synth::SynthArgs),
 }
 
 fn main() -> Result<()> {
@@ -22,6 +25,7 @@ fn main() -> Result<()> {
         None | Some(Command::Info) => {
             println!("pix2pixhd {}", env!("CARGO_PKG_VERSION"));
         }
+        Some(Command::Synth(args)) => pix2pixhd::data::synth::run(&args)?,
     }
     Ok(())
 }
