@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{GrayImage, ImageBuffer, Luma, RgbImage};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
@@ -258,8 +258,8 @@ pub fn generate_scene(cfg: &SynthConfig, index: u64) -> Scene {
     let mut cv = Canvas::new(w, h);
     draw_sky(&mut cv, &lay);
     draw_ground(&mut cv, &lay);
-    for face in &lay.closure {
-        draw_face(&mut cv, &lay, face, &face_style(&lay, face.style), lay.look.light_front);
+    for (face, style) in &lay.closure {
+        draw_face(&mut cv, &lay, face, style, lay.look.light_front);
     }
     for item in &lay.background {
         match item {
@@ -512,8 +512,6 @@ struct Face {
     x0: f32,
     x1: f32,
     height: f32,
-    /// Index into `Layout::faces_style` for closure walls.
-    style: usize,
 }
 
 struct Tree {
@@ -610,8 +608,8 @@ struct Layout {
     cam: Cam,
     look: Look,
     street: Street,
-    closure: Vec<Face>,
-    closure_styles: Vec<Facade>,
+    /// Buildings closing the far end of the street, if any.
+    closure: Vec<(Face, Facade)>,
     /// Everything beyond the building lines, drawn far to near.
     background: Vec<Bg>,
     hedges: Vec<Hedge>,
@@ -716,14 +714,13 @@ fn sample_layout(rng: &mut Pcg64, w: usize, h: usize) -> Layout {
 
     // The street may be closed at its far end by a row of buildings facing the camera.
     let mut closure = Vec::new();
-    let mut closure_styles = Vec::new();
     let z_end = if rng.random_bool(0.55) {
         let z = uni(rng, 90.0, 220.0);
         let mut x = -260.0;
         while x < 260.0 {
             let wd = uni(rng, 15.0, 40.0);
-            closure_styles.push(facade(rng));
-            closure.push(Face { z, x0: x, x1: x + wd, height: uni(rng, 8.0, 30.0), style: closure_styles.len() - 1 });
+            let style = facade(rng);
+            closure.push((Face { z, x0: x, x1: x + wd, height: uni(rng, 8.0, 30.0) }, style));
             x += wd;
         }
         z
@@ -945,7 +942,7 @@ fn sample_layout(rng: &mut Pcg64, w: usize, h: usize) -> Layout {
     }
     objects.sort_by(|a, b| b.near_z().total_cmp(&a.near_z()));
 
-    Layout { cam, look, street, closure, closure_styles, background, hedges, objects, instances, sign_shape }
+    Layout { cam, look, street, closure, background, hedges, objects, instances, sign_shape }
 }
 
 fn tree(rng: &mut Pcg64, x: f32, z: f32) -> Tree {
@@ -1149,10 +1146,6 @@ fn ground_at(lay: &Layout, x: f32, z: f32, fp: f32) -> (u8, Rgb) {
     (id::TERRAIN, scale(base, 0.8 + 0.4 * n + 0.25 * fine))
 }
 
-fn face_style(lay: &Layout, style: usize) -> Facade {
-    lay.closure_styles[style]
-}
-
 /// Facade colour at `(u, len)`: `u` metres along a face `len` long; `(yw, top)`: height `yw` on a block `top` high;
 /// seen at depth `z` where a pixel spans `fp` metres.
 fn facade_color(
@@ -1261,7 +1254,7 @@ fn draw_block(cv: &mut Canvas, lay: &Layout, b: &Block) {
         }
     }
     // The block's front end, facing the camera; visible where nothing nearer stands in front of it.
-    let face = Face { z: b.z0, x0: xp, x1: b.side * (b.x + b.depth), height: b.height, style: 0 };
+    let face = Face { z: b.z0, x0: xp, x1: b.side * (b.x + b.depth), height: b.height };
     draw_face(cv, lay, &face, &b.style, lay.look.light_front);
 }
 
@@ -1722,9 +1715,12 @@ pub fn write_dataset(
     let pb = if opts.show_progress { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
     pb.set_style(
         ProgressStyle::with_template(
-            "{spinner} synth [{elapsed_precise}] [{bar:36}] {pos}/{len} scenes  {per_sec}  ETA {eta}",
+            "{spinner} synth [{elapsed_precise}] [{bar:36}] {pos}/{len} scenes  {rate}  ETA {eta}",
         )
         .expect("static template is valid")
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1}/s", s.per_sec());
+        })
         .progress_chars("=> "),
     );
     jobs.par_iter().try_for_each(|(phase, stem, index)| {
