@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Print the LibTorch version, CUDA availability and GPU; with a model, its configuration and size.
     Info(InfoArgs),
+    /// Generate a synthetic street-scene data set (label ids, instance ids, photos and style sidecars) in the
+    /// pix2pixHD folder layout.
+    Synth(pix2pixhd::data::synth::SynthArgs),
     /// Train pix2pixHD (G, multiscale D, optionally the style encoder E) on a data set.
     Train(Box<pix2pixhd::train::run::TrainArgs>),
     /// Render a label map (+ instance map, + styles) to a photo with a trained generator.
@@ -84,6 +87,7 @@ fn main() -> Result<()> {
         None => info(&InfoArgs { model: ModelArgs::default() }),
         Some(Command::Info(a)) => info(&a),
         Some(Command::Bench(a)) => pix2pixhd::bench::run(&a),
+        Some(Command::Synth(a)) => pix2pixhd::data::synth::run(&a),
         Some(Command::Train(a)) => pix2pixhd::train::run::run(&a),
         Some(Command::Encode(a)) => pix2pixhd::encode_cmd::run(&a),
         Some(Command::Render(a)) => pix2pixhd::render_cmd::run(&a),

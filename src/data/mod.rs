@@ -1,10 +1,11 @@
-//! Data: data sets on disk, the training transforms, background batch loading, and turning label and instance maps
+//! Data: the synthetic street-scene generator, data sets on disk, the training transforms, background batch loading, and turning label and instance maps
 //! into network input.
 
 pub mod dataset;
 pub mod encode;
 pub mod loader;
 pub mod rng;
+pub mod synth;
 pub mod transform;
 
 pub use dataset::{DataError, Dataset, DatasetOpts, Entry, Layout, Sample};
