@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod encode_cmd;
+pub mod eval_styles;
 pub mod features;
 pub mod labels;
 pub mod model;

@@ -35,6 +35,8 @@ enum Command {
     Render(Box<pix2pixhd::render_cmd::RenderArgs>),
     /// Run a trained encoder over a data set and cluster the per-object styles into clusters.json.
     Encode(pix2pixhd::encode_cmd::EncodeArgs),
+    /// Measure style control on a synthetic data set: cluster purity of car colour modes, and render hit rate.
+    EvalStyles(pix2pixhd::eval_styles::EvalStylesArgs),
     /// Time the generator's forward pass (or a training iteration) here and in the PyTorch reference.
     Bench(pix2pixhd::bench::BenchArgs),
 }
@@ -91,5 +93,6 @@ fn main() -> Result<()> {
         Some(Command::Train(a)) => pix2pixhd::train::run::run(&a),
         Some(Command::Encode(a)) => pix2pixhd::encode_cmd::run(&a),
         Some(Command::Render(a)) => pix2pixhd::render_cmd::run(&a),
+        Some(Command::EvalStyles(a)) => pix2pixhd::eval_styles::run(&a),
     }
 }

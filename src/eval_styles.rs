@@ -1,0 +1,171 @@
+//! `pix2pixhd eval-styles`: how well a model's car styles match the synthetic data's known colour modes.
+//!
+//! Two figures, on a data set made by `pix2pixhd synth` (whose `*_meta/` sidecars name every car's colour mode):
+//! - cluster purity over the training cars: each car's encoded feature goes to its nearest car cluster; purity is the
+//!   share of cars whose cluster's majority mode is their own mode;
+//! - hit rate on test cars: every test scene is rendered once per mode m with all cars set to the cluster whose
+//!   majority mode is m; a hit is a car whose rendered mean colour is nearest to mode m.
+
+use crate::cli::ModelArgs;
+use crate::data::dataset::{Dataset, DatasetOpts, Layout};
+use crate::data::synth::{CAR_MODES, SceneMeta, nearest_mode};
+use crate::features::{MIN_REGION_FRACTION, StyleChoice, StyleSpec};
+use crate::labels::id;
+use crate::model::runtime::{Precision, pick_device};
+use crate::render::Renderer;
+use anyhow::{Context, Result, bail};
+use indicatif::ProgressBar;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::{Kind, Tensor};
+
+#[derive(clap::Args, Debug)]
+pub struct EvalStylesArgs {
+    /// A run folder trained with --instance-feat and encoded (clusters.json, latest_net_E).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// A data set written by `pix2pixhd synth` (train_* and test_* with their _meta sidecars).
+    #[arg(long, value_name = "DIR")]
+    pub dataroot: PathBuf,
+    /// Use at most this many scenes of each split.
+    #[arg(long)]
+    pub max_scenes: Option<usize>,
+    /// Smallest test car (pixels) that counts.
+    #[arg(long, default_value_t = 200)]
+    pub min_pixels: usize,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn meta(root: &Path, phase: &str, name: &str) -> Result<SceneMeta> {
+    let p = root.join(format!("{phase}_meta")).join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a synth sidecar", p.display()))
+}
+
+fn open(root: &Path, phase: &str, max: Option<usize>, cfg: &crate::model::ModelConfig) -> Result<Dataset> {
+    let opts = DatasetOpts { max_dataset_size: max, ..DatasetOpts::for_model(cfg) };
+    Ok(Dataset::open(root, phase, Layout::Folders, opts)?)
+}
+
+pub fn run(args: &EvalStylesArgs) -> Result<()> {
+    let model = ModelArgs { model: Some(args.model.clone()), ..Default::default() }.resolve()?;
+    let device = pick_device(&args.device)?;
+    let r = Renderer::open(&model, device, Precision::Fp32)?;
+    let clusters = r.clusters.as_ref().context("the model has no clusters.json: run `pix2pixhd encode` first")?;
+    let (_, enc) = r.e.as_ref().context("the model has no encoder (latest_net_E)")?;
+    let car = u32::from(id::CAR);
+    let centres = &clusters.classes.get(&car).context("the clusters have no car class")?.centers;
+    let k = centres.len();
+
+    // 1. Purity over the training cars that encode would cluster.
+    let train = open(&args.dataroot, "train", args.max_scenes, &model.cfg)?;
+    let mut table = vec![vec![0usize; CAR_MODES.len()]; k];
+    let bar = ProgressBar::new(train.len() as u64);
+    for i in 0..train.len() {
+        let s = train.load(i)?;
+        let m = meta(&args.dataroot, "train", &s.name)?;
+        let (w, h) = (s.width as i64, s.height as i64);
+        let rgb = s.image.as_ref().context("training photos are needed")?;
+        let inst = s.inst.as_ref().context("instance maps are needed")?;
+        let img =
+            Tensor::from_slice(rgb).reshape([1, h, w, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 127.5 - 1.0;
+        let ids: Vec<i64> = inst.iter().map(|&v| i64::from(v)).collect();
+        let ids = Tensor::from_slice(&ids).reshape([1, 1, h, w]);
+        let feat =
+            tch::no_grad(|| enc.forward(&img.to_device(device), &ids.to_device(device))).to_device(tch::Device::Cpu);
+        for c in m.instances.iter().filter(|c| u32::from(c.class) == car) {
+            if (c.pixels as f64) / ((w * h) as f64) <= MIN_REGION_FRACTION {
+                continue;
+            }
+            let Some(p) = inst.iter().position(|&v| v == c.id) else { continue };
+            let (x, y) = ((p % s.width) as i64, (p / s.width) as i64);
+            let f: Vec<f32> =
+                (0..clusters.feat_num as i64).map(|ch| feat.double_value(&[0, ch, y, x]) as f32).collect();
+            let nearest = (0..k)
+                .min_by(|&a, &b| {
+                    let d = |j: usize| centres[j].iter().zip(&f).map(|(u, v)| (u - v).powi(2)).sum::<f32>();
+                    d(a).total_cmp(&d(b))
+                })
+                .expect("k >= 1");
+            table[nearest][c.mode_index] += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let total: usize = table.iter().flatten().sum();
+    if total == 0 {
+        bail!("no training car is larger than 1/64 of its image");
+    }
+    let majority: Vec<usize> = table.iter().map(|row| (0..row.len()).max_by_key(|&m| row[m]).expect("modes")).collect();
+    let pure: usize = table.iter().zip(&majority).map(|(row, &m)| row[m]).sum();
+    println!("car clusters vs synthetic colour modes ({total} training cars):");
+    for (j, row) in table.iter().enumerate() {
+        let parts: Vec<String> = row
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(m, n)| format!("{} {n}", CAR_MODES[m].name))
+            .collect();
+        println!("  cluster {j}: {}", parts.join(", "));
+    }
+    println!("cluster purity: {:.3}", pure as f64 / total as f64);
+
+    // 2. Hit rate: each mode that is some cluster's majority, through its largest such cluster.
+    let mut cluster_of_mode: BTreeMap<usize, usize> = BTreeMap::new();
+    for (j, &m) in majority.iter().enumerate() {
+        let size = |j: usize| table[j].iter().sum::<usize>();
+        if cluster_of_mode.get(&m).is_none_or(|&old| size(j) > size(old)) {
+            cluster_of_mode.insert(m, j);
+        }
+    }
+    let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
+    let (mut hits, mut trials) = (BTreeMap::<usize, (usize, usize)>::new(), 0usize);
+    let bar = ProgressBar::new((test.len() * cluster_of_mode.len()) as u64);
+    for i in 0..test.len() {
+        let s = test.load(i)?;
+        let m = meta(&args.dataroot, "test", &s.name)?;
+        let inst = s.inst.as_ref().context("instance maps are needed")?;
+        let cars: Vec<_> =
+            m.instances.iter().filter(|c| u32::from(c.class) == car && c.pixels as usize >= args.min_pixels).collect();
+        for (&mode, &cluster) in &cluster_of_mode {
+            let mut spec = StyleSpec { seed: i as u64, ..Default::default() };
+            spec.by_class.insert(car, StyleChoice::Cluster(cluster));
+            let out = r.render(&s.label, inst, (s.width, s.height), &spec, None)?;
+            for c in &cars {
+                let mut sum = [0f64; 3];
+                let mut n = 0usize;
+                for (p, _) in inst.iter().enumerate().filter(|(_, v)| **v == c.id) {
+                    for (ch, acc) in sum.iter_mut().enumerate() {
+                        *acc += f64::from(out[3 * p + ch]);
+                    }
+                    n += 1;
+                }
+                let mean = [(sum[0] / n as f64) as f32, (sum[1] / n as f64) as f32, (sum[2] / n as f64) as f32];
+                let e = hits.entry(mode).or_default();
+                e.1 += 1;
+                if nearest_mode(&CAR_MODES, mean) == Some(mode) {
+                    e.0 += 1;
+                }
+                trials += 1;
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let hit: usize = hits.values().map(|h| h.0).sum();
+    println!(
+        "rendering test cars with the cluster of mode m ({trials} car renders, cars of >= {} px):",
+        args.min_pixels
+    );
+    for (m, (h, n)) in &hits {
+        println!("  {:<7} (cluster {}): {h}/{n}", CAR_MODES[*m].name, cluster_of_mode[m]);
+    }
+    let missing: Vec<&str> =
+        (0..CAR_MODES.len()).filter(|m| !cluster_of_mode.contains_key(m)).map(|m| CAR_MODES[m].name).collect();
+    if !missing.is_empty() {
+        println!("  modes with no cluster of their own: {}", missing.join(", "));
+    }
+    println!("hit rate: {:.3}", if trials == 0 { 0.0 } else { hit as f64 / trials as f64 });
+    Ok(())
+}
