@@ -10,6 +10,7 @@
 //! ```
 //! Classes without large enough regions are absent; their pixels get zero features.
 
+use crate::data::rng::SplitMix64;
 use crate::labels;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -95,29 +96,6 @@ pub struct RegionFeature {
     pub mean_rgb: [f32; 3],
 }
 
-/// A small deterministic generator (SplitMix64) for k-means++ seeding and style draws.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_f64() * n as f64) as usize % n.max(1)
-    }
-}
-
 fn dist2(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum()
 }
@@ -133,8 +111,8 @@ pub fn kmeans(points: &[Vec<f32>], k: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<u
         }
     }
     let k = k.clamp(1, distinct.len());
-    let mut rng = Rng::new(seed);
-    let mut centers: Vec<Vec<f32>> = vec![points[rng.below(points.len())].clone()];
+    let mut rng = SplitMix64::new(seed);
+    let mut centers: Vec<Vec<f32>> = vec![points[rng.up_to(points.len() - 1)].clone()];
     let mut d2: Vec<f64> = points.iter().map(|p| dist2(p, &centers[0])).collect();
     while centers.len() < k {
         let total: f64 = d2.iter().sum();
@@ -246,10 +224,7 @@ impl StyleSpec {
                 asked: k,
                 available: n,
             }),
-            StyleChoice::Random => {
-                let mut rng = Rng::new(self.seed.wrapping_mul(0x100_0000_01B3) ^ u64::from(id));
-                Ok(Some(rng.below(n)))
-            }
+            StyleChoice::Random => Ok(Some(SplitMix64::derive(&[self.seed, u64::from(id)]).up_to(n - 1))),
         }
     }
 
@@ -288,7 +263,7 @@ mod tests {
     #[test]
     fn kmeans_finds_planted_clusters_exactly() {
         let planted = [[-0.8f32, 0.5, 0.1], [0.7, -0.6, 0.2], [0.1, 0.9, -0.9], [0.6, 0.6, 0.6]];
-        let mut rng = Rng::new(1);
+        let mut rng = SplitMix64::new(1);
         let mut points = Vec::new();
         let mut truth = Vec::new();
         for i in 0..200 {

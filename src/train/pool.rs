@@ -4,19 +4,12 @@
 //! Its random choices are a pure function of (seed, step, image index), so a resumed run makes the same choices
 //! as an uninterrupted one; the stored images are saved with the checkpoint.
 
+use crate::data::rng::SplitMix64;
 use tch::Tensor;
 
-/// SplitMix64: a tiny, well-mixed hash; enough for coin flips that must be reproducible from a position.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// A uniform number in [0, 1) determined by the inputs.
+/// A uniform number in [0, 1) determined by the inputs alone.
 pub fn unit(seed: u64, a: u64, b: u64) -> f64 {
-    (mix(mix(mix(seed) ^ a) ^ b) >> 11) as f64 / (1u64 << 53) as f64
+    SplitMix64::derive(&[seed, a, b]).next_f64()
 }
 
 pub struct ImagePool {
