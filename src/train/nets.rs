@@ -242,3 +242,37 @@ pub fn train_step(
         d_fake: loss_d_fake.double_value(&[]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_global_generator_trains_only_the_finest_enhancer_and_e() {
+        let cfg = ModelConfig {
+            label_nc: 4,
+            net_g: NetG::Local,
+            ngf: 4,
+            n_downsample_global: 2,
+            n_blocks_global: 1,
+            n_local_enhancers: 2,
+            n_blocks_local: 1,
+            instance_feat: true,
+            nef: 4,
+            n_downsample_e: 2,
+            ..Default::default()
+        };
+        let nets = Nets::new(&cfg, Device::Cpu, 0);
+        let fixed = nets.g_params(true);
+        assert!(fixed.iter().all(|(n, _)| n.starts_with("G.model2_") || n.starts_with("E.")), "{fixed:?}");
+        assert!(fixed.iter().any(|(n, _)| n.starts_with("E.model.")));
+        let frozen = &nets.vs_g.variables()["model.1.weight"];
+        assert!(!frozen.requires_grad(), "the global part gets no gradients while fixed");
+        let all = nets.g_params(false);
+        assert!(
+            all.iter().any(|(n, _)| n == "G.model.1.weight") && all.iter().any(|(n, _)| n.starts_with("G.model1_"))
+        );
+        assert!(nets.vs_g.variables()["model.1.weight"].requires_grad());
+        assert_eq!(all.len(), nets.vs_g.variables().len() + nets.vs_e.as_ref().unwrap().variables().len());
+    }
+}
