@@ -145,3 +145,36 @@ fn missing_vgg_weights_and_bad_data_are_clear_errors() {
     let err = run(&args(&tmp.path().join("nowhere"), tmp.path(), "x", &[])).unwrap_err();
     assert!(format!("{err:#}").contains("nowhere"), "{err:#}");
 }
+
+#[test]
+fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let ckpt = tmp.path().join("ckpt");
+    // G1 alone with 16 filters, then G1 + G2 with ngf 8 (its global part has 8·2 = 16 filters: the same layers).
+    let mut g = args(&data, &ckpt, "global", &[]);
+    g.ngf = 16;
+    g.max_steps = Some(3);
+    run(&g).unwrap();
+    let pre = ckpt.join("global");
+    let mut l = args(
+        &data,
+        &ckpt,
+        "local",
+        &["--net-g", "local", "--load-pretrain", pre.to_str().unwrap(), "--niter-fix-global", "1"],
+    );
+    l.max_steps = Some(2);
+    run(&l).unwrap();
+    let read = |p: std::path::PathBuf| -> std::collections::HashMap<String, tch::Tensor> {
+        pix2pixhd::model::checkpoint::read_tensors(&p).unwrap().into_iter().collect()
+    };
+    let global = read(pre.join("latest_net_G.safetensors"));
+    let local = read(ckpt.join("local/latest_net_G.safetensors"));
+    let shared: Vec<&String> = local.keys().filter(|k| k.starts_with("model.")).collect();
+    assert!(shared.len() >= 10, "{shared:?}");
+    for k in shared {
+        assert_eq!(local[k], global[k], "{k}: taken from the global run and not trained while fixed");
+    }
+    assert!(local.keys().any(|k| k.starts_with("model1_")));
+}
