@@ -143,8 +143,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let resolved = margs.resolve()?;
     let cfg = resolved.cfg;
     let base = cfg.size_base();
-    if args.width % base != 0 || args.height % base != 0 || args.width <= 0 || args.height <= 0 {
-        bail!("{}×{} is not a multiple of {base}, the size this model's generator needs", args.width, args.height);
+    if args.width % base != 0 || args.height % base != 0 || args.width < 2 * base || args.height < 2 * base {
+        bail!(
+            "{}×{} does not fit this model's generator: both sides must be multiples of {base} and at least {}",
+            args.width,
+            args.height,
+            2 * base
+        );
     }
     if args.iters == 0 {
         bail!("--iters must be at least 1");

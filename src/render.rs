@@ -117,7 +117,8 @@ impl Renderer {
     ) -> Result<Vec<u8>, RenderError> {
         let cfg = &self.g.cfg;
         let base = cfg.size_base() as usize;
-        let (pw, ph) = (round_up(w, base), round_up(h, base));
+        // The residual blocks reflect-pad by 1 at 1/base of the size, which needs at least 2 pixels there.
+        let (pw, ph) = (round_up(w, base).max(2 * base), round_up(h, base).max(2 * base));
         let label_p = pad_edge(label, w, h, 1, pw, ph);
         let inst_p = pad_edge(inst, w, h, 1, pw, ph);
         let device = self.device();

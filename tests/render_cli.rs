@@ -31,7 +31,7 @@ fn model() -> &'static (PathBuf, PathBuf) {
         write_dataset(&data);
         let ckpt = root.join("ckpt");
         let (d, c) = (data.to_str().unwrap(), ckpt.to_str().unwrap());
-        let Cli::Train(a) = parse(&[
+        let mut words = vec![
             "train",
             "--dataroot",
             d,
@@ -39,19 +39,6 @@ fn model() -> &'static (PathBuf, PathBuf) {
             c,
             "--name",
             "feat",
-            "--resize-or-crop",
-            "none",
-            "--ngf",
-            "8",
-            "--n-downsample-global",
-            "2",
-            "--n-blocks-global",
-            "1",
-            "--ndf",
-            "8",
-            "--n-layers-d",
-            "2",
-            "--no-vgg-loss",
             "--instance-feat",
             "--nef",
             "4",
@@ -64,9 +51,9 @@ fn model() -> &'static (PathBuf, PathBuf) {
             "--device",
             "cpu",
             "--quiet",
-        ]) else {
-            unreachable!()
-        };
+        ];
+        words.extend_from_slice(common::TINY_MODEL_FLAGS);
+        let Cli::Train(a) = parse(&words) else { unreachable!() };
         pix2pixhd::train::run::run(&a).unwrap();
         let dir = ckpt.join("feat");
         let Cli::Encode(e) = parse(&[
@@ -141,6 +128,12 @@ fn renders_are_deterministic_and_keep_the_input_size() {
     let odd_out = out.path().join("odd.png");
     render(&[odd.to_str().unwrap(), "--model", m, "-o", odd_out.to_str().unwrap()]).unwrap();
     assert_eq!(rgb(&odd_out).dimensions(), (50, 27));
+    // Smaller than the network's smallest working size (2 × its base) still renders.
+    let tiny = out.path().join("tiny_label.png");
+    image::imageops::crop_imm(&image::open(&label).unwrap().to_luma8(), 0, 0, 9, 5).to_image().save(&tiny).unwrap();
+    let tiny_out = out.path().join("tiny.png");
+    render(&[tiny.to_str().unwrap(), "--model", m, "-o", tiny_out.to_str().unwrap()]).unwrap();
+    assert_eq!(rgb(&tiny_out).dimensions(), (9, 5));
 }
 
 /// Mean absolute difference of two renders inside and outside a rectangle.

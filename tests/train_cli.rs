@@ -22,19 +22,6 @@ fn args(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> TrainArgs {
         ckpt.to_str().unwrap(),
         "--name",
         name,
-        "--resize-or-crop",
-        "none",
-        "--ngf",
-        "8",
-        "--n-downsample-global",
-        "2",
-        "--n-blocks-global",
-        "1",
-        "--ndf",
-        "8",
-        "--n-layers-d",
-        "2",
-        "--no-vgg-loss",
         "--niter",
         "2",
         "--niter-decay",
@@ -54,7 +41,7 @@ fn args(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> TrainArgs {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    v.extend(extra.iter().map(|s| s.to_string()));
+    v.extend(common::TINY_MODEL_FLAGS.iter().chain(extra).map(|s| s.to_string()));
     Cli::parse_from(v).args
 }
 

@@ -84,3 +84,20 @@ pub fn write_dataset(root: &Path) {
         img.save(root.join(format!("train_img/{s:03}.png"))).unwrap();
     }
 }
+
+/// `pix2pixhd train` flags for a tiny, fast model on the tiny data set (no VGG weights needed).
+pub const TINY_MODEL_FLAGS: &[&str] = &[
+    "--resize-or-crop",
+    "none",
+    "--ngf",
+    "8",
+    "--n-downsample-global",
+    "2",
+    "--n-blocks-global",
+    "1",
+    "--ndf",
+    "8",
+    "--n-layers-d",
+    "2",
+    "--no-vgg-loss",
+];

@@ -16,14 +16,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference  # noqa: E402
 
 
-def main(argv):
-    cfg = json.loads(argv[1])
-    width, height = int(argv[2]), int(argv[3])
-    device = torch.device(argv[4])
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[argv[5]]
-    warmup, iters = int(argv[6]), int(argv[7])
+def make_generator(cfg, with_features=True):
+    """The reference generator a ModelConfig (as JSON) describes, with in-place ReLUs, and its input channels."""
     label_nc = cfg["label_nc"] if cfg["label_nc"] > 0 else cfg["input_nc"]
-    feat = cfg["feat_num"] if (cfg["instance_feat"] or cfg["label_feat"]) else 0
+    feat = cfg["feat_num"] if with_features and (cfg["instance_feat"] or cfg["label_feat"]) else 0
     input_nc = label_nc + (0 if cfg["no_instance"] else 1) + feat
     torch.manual_seed(0)
     if cfg["net_g"] == "global":
@@ -35,6 +31,16 @@ def main(argv):
     for m in g.modules():
         if isinstance(m, torch.nn.ReLU):
             m.inplace = True
+    return g, input_nc
+
+
+def main(argv):
+    cfg = json.loads(argv[1])
+    width, height = int(argv[2]), int(argv[3])
+    device = torch.device(argv[4])
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[argv[5]]
+    warmup, iters = int(argv[6]), int(argv[7])
+    g, input_nc = make_generator(cfg)
     g = g.to(device=device, dtype=dtype).eval()
     x = torch.randn(1, input_nc, height, width, device=device, dtype=dtype)
     times = []

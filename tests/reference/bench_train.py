@@ -14,6 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference  # noqa: E402
+from bench import make_generator  # noqa: E402
 
 
 def main(argv):
@@ -22,19 +23,11 @@ def main(argv):
     device = torch.device(argv[4])
     batch, use_vgg = int(argv[5]), argv[6] == "1"
     warmup, iters = int(argv[7]), int(argv[8])
-    label_nc = cfg["label_nc"] if cfg["label_nc"] > 0 else cfg["input_nc"]
-    input_nc = label_nc + (0 if cfg["no_instance"] else 1)
-    torch.manual_seed(0)
-    if cfg["net_g"] == "global":
-        g = reference.GlobalGenerator(input_nc, cfg["output_nc"], cfg["ngf"], cfg["n_downsample_global"],
-                                      cfg["n_blocks_global"])
-    else:
-        g = reference.LocalEnhancer(input_nc, cfg["output_nc"], cfg["ngf"], cfg["n_downsample_global"],
-                                    cfg["n_blocks_global"], cfg["n_local_enhancers"], cfg["n_blocks_local"])
+    g, input_nc = make_generator(cfg, with_features=False)
     d = reference.MultiscaleDiscriminator(input_nc + cfg["output_nc"], cfg["ndf"], cfg["n_layers_d"],
                                           num_D=cfg["num_d"], getIntermFeat=True)
-    for m in list(g.modules()) + list(d.modules()):
-        if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU)):
+    for m in d.modules():
+        if isinstance(m, torch.nn.LeakyReLU):
             m.inplace = True
     g, d = g.to(device).train(), d.to(device).train()
     vgg = None
