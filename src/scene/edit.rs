@@ -187,15 +187,20 @@ impl Scene {
         }
     }
 
-    /// Writes `value` over the pixels of `sel` shifted by (dx, dy), clipped at the borders.
-    fn paint_selection(&mut self, sel: &Selection, dx: i64, dy: i64, value: u32) -> Change {
+    /// The bounding box of `sel` shifted by (dx, dy), clipped to the map (None when it falls off entirely).
+    fn shifted_bbox(&self, sel: &Selection, dx: i64, dy: i64) -> Option<Rect> {
         let b = sel.bbox();
-        let area = self.clip(
+        self.clip(
             (b.x as i64).saturating_add(dx),
             (b.y as i64).saturating_add(dy),
             (b.right() as i64 - 1).saturating_add(dx),
             (b.bottom() as i64 - 1).saturating_add(dy),
-        );
+        )
+    }
+
+    /// Writes `value` over the pixels of `sel` shifted by (dx, dy), clipped at the borders.
+    fn paint_selection(&mut self, sel: &Selection, dx: i64, dy: i64, value: u32) -> Change {
+        let area = self.shifted_bbox(sel, dx, dy);
         self.rewrite(area, |x, y, _| sel.contains(x.saturating_sub(dx), y.saturating_sub(dy)).then_some(value))
     }
 
@@ -371,12 +376,7 @@ impl Scene {
         }
         let fill = self.surrounding_fill(&sel);
         let b = sel.bbox();
-        let shifted = self.clip(
-            (b.x as i64).saturating_add(dx),
-            (b.y as i64).saturating_add(dy),
-            (b.right() as i64 - 1).saturating_add(dx),
-            (b.bottom() as i64 - 1).saturating_add(dy),
-        );
+        let shifted = self.shifted_bbox(&sel, dx, dy);
         let area = shifted.map_or(b, |s| s.union(&b));
         let value = sel.value();
         let mut change = self.rewrite(Some(area), |x, y, _| {

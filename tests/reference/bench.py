@@ -34,6 +34,25 @@ def make_generator(cfg, with_features=True):
     return g, input_nc
 
 
+def time_calls(step, device, warmup, iters):
+    """Seconds per call of `step()` for `iters` calls after `warmup` untimed ones (synchronising CUDA)."""
+    times = []
+    for i in range(warmup + iters):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def report(times):
+    print(json.dumps({"times": times, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
 def main(argv):
     cfg = json.loads(argv[1])
     width, height = int(argv[2]), int(argv[3])
@@ -43,19 +62,8 @@ def main(argv):
     g, input_nc = make_generator(cfg)
     g = g.to(device=device, dtype=dtype).eval()
     x = torch.randn(1, input_nc, height, width, device=device, dtype=dtype)
-    times = []
     with torch.no_grad():
-        for i in range(warmup + iters):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            g(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-    print(json.dumps({"times": times, "threads": torch.get_num_threads(), "torch": torch.__version__}))
-
+        report(time_calls(lambda: g(x), device, warmup, iters))
 
 if __name__ == "__main__":
     main(sys.argv)

@@ -8,13 +8,12 @@ from reference.py (ReLUs made in-place as in the release). Prints one JSON line 
 import json
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference  # noqa: E402
-from bench import make_generator  # noqa: E402
+from bench import make_generator, report, time_calls  # noqa: E402
 
 
 def main(argv):
@@ -41,11 +40,8 @@ def main(argv):
     x = torch.zeros(batch, input_nc, height, width, device=device)
     x[:, 0] = 1.0
     real = torch.rand(batch, 3, height, width, device=device) * 2 - 1
-    times = []
-    for i in range(warmup + iters):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+
+    def step():
         fake = g(x)
         pred_fake_pool = d(torch.cat((x, fake.detach()), 1))
         loss_d_fake = gan(pred_fake_pool, False)
@@ -63,11 +59,8 @@ def main(argv):
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    print(json.dumps({"times": times, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+    report(time_calls(step, device, warmup, iters))
 
 
 if __name__ == "__main__":
