@@ -10,7 +10,7 @@ CARGO ?= cargo
 # Where a new user's scene opens from; overridable: make run SCENE=path
 ARGS ?=
 
-.PHONY: all venv build release run test lint fmt bench clean-venv check-tools
+.PHONY: all venv build release run test test-gui gui-deps gui-smoke lint fmt bench clean-venv check-tools
 
 all: build
 
@@ -39,9 +39,26 @@ release: $(TORCH_STAMP)
 run: release
 	./target/release/pix2pixhd $(ARGS)
 
+# The GUI tests (tests/editor.rs) render headless through wgpu's software adapter and run here with the rest.
+# When Xvfb is there, the real-window smoke test runs too (`make test-gui` installs it first).
 test: $(TORCH_STAMP)
 	$(CARGO) test --all-targets -- --test-threads=2
 	$(CARGO) test --doc
+	@if command -v Xvfb >/dev/null && command -v import >/dev/null; then $(MAKE) --no-print-directory gui-smoke; \
+	else echo "note: Xvfb/ImageMagick not installed: skipping the real-window smoke test (make test-gui runs it)"; fi
+
+gui-deps:
+	@command -v Xvfb >/dev/null && command -v import >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q xvfb imagemagick; \
+	  elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get install -y -q xvfb imagemagick; \
+	  else echo "error: install Xvfb and ImageMagick (Debian: apt-get install xvfb imagemagick)"; exit 1; fi; }
+
+gui-smoke: release
+	scripts/gui_smoke.sh ./target/release/pix2pixhd target/gui-smoke.png
+
+# The editor in a real X window (Xvfb), with the bundled model: waits for the first render, takes a screenshot
+# (target/gui-smoke.png) and checks it is not blank.
+test-gui: $(TORCH_STAMP) gui-deps gui-smoke
 
 lint: $(TORCH_STAMP)
 	$(CARGO) fmt --check

@@ -48,6 +48,14 @@ pub struct BenchArgs {
     /// Leave the VGG loss out of the timed training iteration (its weights are random here: speed only).
     #[arg(long)]
     pub no_vgg_loss: bool,
+    /// Time the editor instead: edit -> preview and edit -> full render through the render worker, and the UI
+    /// frame time while it renders. Model: --model (default: the bundled one); scene: --scene (default: the
+    /// first sample scene). --iters edits are timed.
+    #[arg(long)]
+    pub editor: bool,
+    /// The scene for --editor.
+    #[arg(long, value_name = "FILE")]
+    pub scene: Option<PathBuf>,
 }
 
 /// Median, mean and minimum of a set of timings, in seconds.
@@ -136,6 +144,10 @@ fn project_file(rel: &str) -> PathBuf {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.editor {
+        let model = args.model.model.clone().unwrap_or_else(crate::render_cmd::bundled_model_dir);
+        return crate::app::latency::run(&model, args.scene.as_deref(), &args.device, args.iters.max(1), 300);
+    }
     let mut margs = args.model.clone();
     if margs.model.is_none() && margs.config.is_none() && margs.preset.is_none() {
         margs.preset = Some(Preset::Label2City1024p);

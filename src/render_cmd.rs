@@ -71,13 +71,18 @@ pub fn parse_styles(values: &[String], base: StyleSpec) -> Result<StyleSpec> {
     Ok(spec)
 }
 
+/// The bundled model's folder: `models/default` under the working directory, else in the source tree.
+pub fn bundled_model_dir() -> PathBuf {
+    let here = PathBuf::from(BUNDLED_MODEL);
+    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(BUNDLED_MODEL) }
+}
+
 /// The model the user named, or the bundled one.
 fn resolve_model(args: &ModelArgs) -> Result<ResolvedModel> {
     if args.model.is_some() {
         return Ok(args.resolve()?);
     }
-    let here = PathBuf::from(BUNDLED_MODEL);
-    let dir = if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(BUNDLED_MODEL) };
+    let dir = bundled_model_dir();
     if !dir.is_dir() {
         bail!("no --model given and the bundled model ({BUNDLED_MODEL}) is not there");
     }
