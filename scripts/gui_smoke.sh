@@ -18,7 +18,7 @@ XVFB=$!
 cleanup() { kill "${APP:-}" 2>/dev/null || true; kill "$XVFB" 2>/dev/null || true; rm -rf "$LOG" "$STATE"; }
 trap cleanup EXIT
 sleep 1
-DISPLAY=$DISPLAY_NUM PIX2PIXHD_STATE_DIR=$STATE "$BIN" edit --autosave-secs 0 >"$LOG" 2>&1 &
+DISPLAY=$DISPLAY_NUM PIX2PIXHD_STATE_DIR=$STATE "$BIN" edit --autosave-secs 0 ${GUI_SMOKE_MODEL:+--model "$GUI_SMOKE_MODEL"} >"$LOG" 2>&1 &
 APP=$!
 start=$(date +%s)
 until grep -q 'rendered full' "$LOG"; do
