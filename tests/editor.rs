@@ -317,3 +317,21 @@ fn main_window_snapshots() {
     h.run_steps(3);
     h.snapshot_options("editor_side_by_side_no_model", &opts);
 }
+
+#[test]
+fn style_panel_snapshot_with_thumbnails() {
+    let s = setup();
+    let model = tiny_model(s.dir.path());
+    let mut h = harness(options(&s, Some(model)));
+    wait_until(&mut h, 60, "the first full render", |a| a.render_is_current());
+    h.state_mut().tool = Tool::Select;
+    click(&mut h, 130, 95);
+    wait_until(&mut h, 60, "the style thumbnails", |a| a.thumbnails().is_some_and(|t| t.len() == 3));
+    h.state_mut().display = Display::SideBySide;
+    h.state_mut().message = None;
+    h.state_mut().show_timings = false;
+    h.state_mut().options.model = PathBuf::from("models/default");
+    h.run_steps(3);
+    let opts = egui_kittest::SnapshotOptions::new().threshold(2.0).max_failed_pixels(800);
+    h.snapshot_options("editor_style_thumbnails", &opts);
+}

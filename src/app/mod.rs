@@ -179,6 +179,7 @@ pub struct EditorApp {
     pub hover: Option<(u32, u32)>,
     /// Where the image was drawn last frame (the left half in side-by-side): tests turn image pixels into clicks.
     pub canvas_rect: egui::Rect,
+    was_split: bool,
 
     pub options: EditorOptions,
     worker: Option<Worker>,
@@ -285,6 +286,7 @@ impl EditorApp {
             outlines: false,
             hover: None,
             canvas_rect: egui::Rect::NOTHING,
+            was_split: false,
             worker: None,
             worker_state: WorkerState::Off,
             model_info: None,

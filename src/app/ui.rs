@@ -525,6 +525,11 @@ fn canvas_ui(app: &mut EditorApp, ui: &mut egui::Ui, gpu: bool) {
     let split = app.display == Display::SideBySide;
     // Side by side: two halves with the same view, the labels left and the photo right.
     let canvas = if split { egui::Rect::from_min_max(full.min, Pos2::new(full.center().x, full.max.y)) } else { full };
+    // The canvas changes size when side by side starts or ends: show the whole image again.
+    if app.was_split != split {
+        app.was_split = split;
+        app.fit_pending = true;
+    }
     if app.fit_pending {
         app.view = View::fit(canvas, w, h);
         app.fit_pending = false;
