@@ -335,3 +335,26 @@ fn style_panel_snapshot_with_thumbnails() {
     let opts = egui_kittest::SnapshotOptions::new().threshold(2.0).max_failed_pixels(800);
     h.snapshot_options("editor_style_thumbnails", &opts);
 }
+
+#[test]
+fn an_autosaved_scene_is_offered_after_a_crash_and_recovers() {
+    let s = setup();
+    let mut o = options(&s, None);
+    o.autosave_secs = 1;
+    let mut app = EditorApp::with_options(o.clone(), std::sync::Arc::new(|| {}));
+    assert!(app.recovery_offer.is_none());
+    app.choose_class(21);
+    app.flood_fill((10, 10));
+    std::thread::sleep(Duration::from_millis(1100));
+    app.tick(None, None);
+    let edited = app.scene.clone();
+    // The process dies here: no on_exit, so the recovery file stays.
+    drop(app);
+    let mut next = EditorApp::with_options(o, std::sync::Arc::new(|| {}));
+    assert!(next.recovery_offer.is_some(), "the next start offers the autosaved scene");
+    next.recover();
+    assert!(next.scene == edited, "the recovered scene is the edited one");
+    assert!(
+        next.recovery_offer.is_none() && !pix2pixhd::app::files::recovery_path(&s.dir.path().join("state")).exists()
+    );
+}
