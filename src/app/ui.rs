@@ -619,6 +619,8 @@ fn canvas_ui(app: &mut EditorApp, ui: &mut egui::Ui, gpu: bool) {
                 draw_labels(left, 0.0, 0, app);
             }
         }
+        // Until the first render arrives, the blend shows the labels alone.
+        Display::Blend if app.photo.is_none() => draw_labels(left, 1.0, 0, app),
         Display::Blend => {
             draw_photo(left, app);
             draw_labels(left, app.opacity, 0, app);
