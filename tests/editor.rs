@@ -257,14 +257,28 @@ fn a_worker_that_fails_does_not_stop_the_editor() {
     wait_until(&mut h, 30, "the second failure", |a| matches!(a.worker_state, WorkerState::Failed(_)));
 }
 
-#[test]
-fn choosing_a_style_updates_the_style_table_and_renders_it() {
-    let s = setup();
+/// The editor with the tiny model, after its first full render, with the car selected.
+fn rendered_with_car_selected(s: &Setup) -> Harness<'static, EditorApp> {
     let model = tiny_model(s.dir.path());
-    let mut h = harness(options(&s, Some(model)));
+    let mut h = harness(options(s, Some(model)));
     wait_until(&mut h, 60, "the first full render", |a| a.render_is_current());
     h.state_mut().tool = Tool::Select;
     click(&mut h, 130, 95);
+    h
+}
+
+/// Nothing that changes from run to run (temporary paths, timings) in a snapshot.
+fn steady_for_snapshot(h: &mut Harness<'_, EditorApp>) {
+    h.state_mut().message = None;
+    h.state_mut().show_timings = false;
+    h.state_mut().options.model = PathBuf::from("models/default");
+    h.run_steps(3);
+}
+
+#[test]
+fn choosing_a_style_updates_the_style_table_and_renders_it() {
+    let s = setup();
+    let mut h = rendered_with_car_selected(&s);
     h.run_steps(3);
     let (gen0, jobs0) = (h.state().generation, h.state().jobs_sent);
     h.get_by_label("#1").click();
@@ -305,11 +319,7 @@ fn main_window_snapshots() {
     h.state_mut().tool = Tool::Select;
     click(&mut h, 130, 95);
     h.state_mut().outlines = true;
-    // Nothing that changes from run to run (temporary paths, timings) in the pictures.
-    h.state_mut().message = None;
-    h.state_mut().show_timings = false;
-    h.state_mut().options.model = PathBuf::from("models/default");
-    h.run_steps(3);
+    steady_for_snapshot(&mut h);
     let opts = egui_kittest::SnapshotOptions::new().threshold(2.0).max_failed_pixels(800);
     h.snapshot_options("editor_labels_selected_car", &opts);
     h.state_mut().display = Display::SideBySide;
@@ -321,17 +331,10 @@ fn main_window_snapshots() {
 #[test]
 fn style_panel_snapshot_with_thumbnails() {
     let s = setup();
-    let model = tiny_model(s.dir.path());
-    let mut h = harness(options(&s, Some(model)));
-    wait_until(&mut h, 60, "the first full render", |a| a.render_is_current());
-    h.state_mut().tool = Tool::Select;
-    click(&mut h, 130, 95);
+    let mut h = rendered_with_car_selected(&s);
     wait_until(&mut h, 60, "the style thumbnails", |a| a.thumbnails().is_some_and(|t| t.len() == 3));
     h.state_mut().display = Display::SideBySide;
-    h.state_mut().message = None;
-    h.state_mut().show_timings = false;
-    h.state_mut().options.model = PathBuf::from("models/default");
-    h.run_steps(3);
+    steady_for_snapshot(&mut h);
     let opts = egui_kittest::SnapshotOptions::new().threshold(2.0).max_failed_pixels(800);
     h.snapshot_options("editor_style_thumbnails", &opts);
 }

@@ -551,11 +551,17 @@ impl EditorApp {
     /// Pastes a copy of the selection shifted by (dx, dy) and selects the copy.
     pub fn duplicate_selected(&mut self, dx: i64, dy: i64) {
         let Some(obj) = self.selection else { return };
-        match self.scene.duplicate_object(obj, dx, dy) {
-            Ok((c, copy)) => {
+        let r = self.scene.duplicate_object(obj, dx, dy);
+        self.apply_and_select(r);
+    }
+
+    /// Applies an object edit's change and selects the object it returns (nothing when it is gone).
+    fn apply_and_select(&mut self, r: Result<(Change, Option<ObjectRef>), crate::scene::EditError>) {
+        match r {
+            Ok((c, now)) => {
                 self.apply(c);
-                self.selection = copy;
-                self.selection_cache = copy.and_then(|o| self.scene.selection(o));
+                self.selection = now;
+                self.selection_cache = now.and_then(|o| self.scene.selection(o));
             }
             Err(e) => self.error(e.to_string()),
         }
@@ -566,14 +572,8 @@ impl EditorApp {
         if dx == 0 && dy == 0 {
             return;
         }
-        match self.scene.move_object(obj, dx, dy) {
-            Ok((c, now)) => {
-                self.apply(c);
-                self.selection = now;
-                self.selection_cache = now.and_then(|o| self.scene.selection(o));
-            }
-            Err(e) => self.error(e.to_string()),
-        }
+        let r = self.scene.move_object(obj, dx, dy);
+        self.apply_and_select(r);
     }
 
     pub fn replace_class(&mut self, from: u8, to: u8) {
