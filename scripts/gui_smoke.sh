@@ -11,6 +11,8 @@ for tool in Xvfb import identify; do
   command -v "$tool" >/dev/null || { echo "gui smoke test: $tool not found (apt-get install xvfb imagemagick)"; exit 2; }
 done
 [ -x "$BIN" ] || { echo "gui smoke test: $BIN not built"; exit 2; }
+MODEL_DIR=${GUI_SMOKE_MODEL:-models/default}
+[ -f "$MODEL_DIR/config.json" ] || { echo "gui smoke test: no model in $MODEL_DIR (config.json missing)"; exit 1; }
 LOG=$(mktemp)
 STATE=$(mktemp -d)
 Xvfb "$DISPLAY_NUM" -screen 0 1600x1000x24 >/dev/null 2>&1 &
