@@ -262,3 +262,36 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     assert!(!target.exists(), "no output file after an error");
     assert_eq!(std::fs::read_dir(out.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(), 1);
 }
+
+#[test]
+fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bundled-{}.png", std::process::id()));
+    let label = root.join("assets/street_01_labelIds.png");
+    let Cli::Render(a) = parse(&["render", label.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"])
+    else {
+        unreachable!()
+    };
+    pix2pixhd::render_cmd::run(&a).unwrap();
+    let img = image::open(&out).unwrap().to_rgb8();
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(img.dimensions(), (2048, 1024));
+    // A picture, not a flat or empty image: the sky (top rows) and the road (bottom rows) differ in colour.
+    let mean = |rows: std::ops::Range<u32>| {
+        let mut s = [0f64; 3];
+        let mut n = 0.0;
+        for y in rows {
+            for x in (0..2048).step_by(8) {
+                let p = img.get_pixel(x, y);
+                for c in 0..3 {
+                    s[c] += f64::from(p[c]);
+                }
+                n += 1.0;
+            }
+        }
+        s.map(|v| v / n)
+    };
+    let (top, bottom) = (mean(0..100), mean(924..1024));
+    let diff: f64 = (0..3).map(|c| (top[c] - bottom[c]).abs()).sum();
+    assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the render barely differ");
+}
