@@ -43,6 +43,10 @@ def main():
         print("note: no clusters.json in the run (run `pix2pixhd encode` first for style picking)")
     if a.preview:
         pack(a.preview, os.path.join(a.out, "preview"), ["latest_net_G"])
+        # The preview generator takes the same style features; the editor uses the main clusters for it, and a
+        # copy beside it lets it load on its own (render, bench) too.
+        if os.path.exists(clusters):
+            shutil.copy(clusters, os.path.join(a.out, "preview", "clusters.json"))
 
 
 if __name__ == "__main__":
