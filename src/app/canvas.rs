@@ -216,7 +216,8 @@ impl LabelGpu {
         rs.renderer.write().callback_resources.insert(LabelGpu { pipeline, layout, params, palette, maps: None });
     }
 
-    /// Uploads the scene's maps: all of them when the size changed (or nothing is there yet), else only `dirty`.
+    /// Uploads the scene's maps: all of them when the size changed (or nothing is there yet), else only `dirty`
+    /// (the caller passes the whole map for a new scene).
     pub fn upload(rs: &egui_wgpu::RenderState, scene: &Scene, dirty: Option<Rect>) {
         let (w, h) = (scene.width(), scene.height());
         let mut renderer = rs.renderer.write();

@@ -819,10 +819,9 @@ impl EditorApp {
         self.maybe_autosave();
         if let Some(rs) = rs {
             let up = std::mem::take(&mut self.upload);
-            canvas::LabelGpu::upload(rs, &self.scene, if up.all { None } else { up.rect });
-            if up.all {
-                // A new map size (or the first frame): the upload above sent it whole.
-            }
+            // A new scene goes up whole even when its size equals the old one's.
+            let whole = Rect { x: 0, y: 0, width: self.scene.width(), height: self.scene.height() };
+            canvas::LabelGpu::upload(rs, &self.scene, if up.all { Some(whole) } else { up.rect });
         }
     }
 }

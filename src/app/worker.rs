@@ -213,7 +213,7 @@ fn newer_job_waiting(shared: &Shared) -> bool {
 /// The models a worker holds.
 struct Models {
     full: Renderer,
-    /// The preview generator and the factor its input is shrunk by; `None` means "the full one at half size".
+    /// The preview generator; `None` means "the full one at a smaller size".
     preview: Option<Renderer>,
 }
 
@@ -286,7 +286,7 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
                 }
                 let t = Instant::now();
                 let s = &job.scene;
-                match guarded(|| render_scene(&models.full, s, job.seed, None)) {
+                match guarded(|| render_scene(&models.full, s, job.seed)) {
                     Ok(rgb) => send(Event::Rendered {
                         generation: job.generation,
                         stage: Stage::Full,
@@ -331,11 +331,8 @@ pub fn style_spec(scene: &Scene, seed: u64) -> StyleSpec {
     spec
 }
 
-fn render_scene(r: &Renderer, s: &Scene, seed: u64, override_id: Option<(u32, usize)>) -> Result<Vec<u8>, String> {
-    let mut spec = style_spec(s, seed);
-    if let Some((id, k)) = override_id {
-        spec.by_id.insert(id, crate::scene::StyleChoice::Cluster(k));
-    }
+fn render_scene(r: &Renderer, s: &Scene, seed: u64) -> Result<Vec<u8>, String> {
+    let spec = style_spec(s, seed);
     r.render(s.label(), s.inst(), (s.width() as usize, s.height() as usize), &spec, None).map_err(|e| e.to_string())
 }
 
