@@ -1,19 +1,37 @@
-//! Makes the binary find LibTorch by itself at run time, and keeps CUDA linked.
+//! Makes the binary find LibTorch by itself at run time, keeps CUDA linked, and builds two small C++ shims.
 //!
 //! torch-sys tells direct dependents where LibTorch's shared libraries live (`DEP_TCH_LIBTORCH_LIB`, its `links`
 //! key is `tch`). We bake that folder into the binary as an rpath, so no `LD_LIBRARY_PATH` is needed. rustc links
 //! with `--as-needed`, which drops `libtorch_cuda.so` (nothing references it by symbol) and leaves
 //! `tch::Cuda::is_available()` false on a GPU machine; `--no-as-needed` around it keeps it.
+//!
+//! The shims are C entry points into LibTorch that tch 0.24 does not expose: the per-device autocast dtype
+//! (`csrc/autocast_shim.cpp`, for `--amp bf16`; it needs no headers) and the fused Adam kernel
+//! (`csrc/fused_adam.cpp`, built against LibTorch's headers). `cc` is the crate torch-sys builds its C++ with.
 
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from) else {
-        println!("cargo:warning=torch-sys did not report its LibTorch folder; the binary will need LD_LIBRARY_PATH");
-        println!("cargo:rustc-env=PIX2PIXHD_LIBTORCH_VERSION=unknown");
-        return;
-    };
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    println!("cargo:rerun-if-changed=csrc/autocast_shim.cpp");
+    println!("cargo:rerun-if-changed=csrc/fused_adam.cpp");
+    let lib = std::env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from).expect(
+        "torch-sys did not report its LibTorch folder (DEP_TCH_LIBTORCH_LIB); run `make` to set up .venv/libtorch",
+    );
+
+    cc::Build::new().cpp(true).file("csrc/autocast_shim.cpp").flag_if_supported("-std=c++17").compile("autocast_shim");
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/fused_adam.cpp")
+        .include(lib.join("../include"))
+        .include(lib.join("../include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", abi.as_str())
+        .warnings(false)
+        .compile("fused_adam");
+
     // A PyTorch wheel keeps its version beside lib/; shown by `pix2pixhd info`.
     let version = std::fs::read_to_string(lib.join("../version.py"))
         .ok()

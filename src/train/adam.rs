@@ -2,10 +2,30 @@
 //!
 //! LibTorch's C++ optimizer behind `tch::COptimizer` cannot hand out its moment estimates, so a resumed run
 //! would restart Adam from zero and drift from an uninterrupted one. Keeping m, v and the step count here makes
-//! `--continue-train` exact.
+//! `--continue-train` exact. The update itself is LibTorch's fused Adam kernel (`torch.optim.Adam(fused=True)`),
+//! reached through `csrc/fused_adam.cpp`: one pass over each parameter and its moments.
 
 use std::collections::HashMap;
+use std::ffi::{CStr, c_char, c_void};
 use tch::{Kind, Tensor};
+use torch_sys::C_tensor;
+
+unsafe extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn p2p_fused_adam(
+        params: *const *mut C_tensor,
+        grads: *const *mut C_tensor,
+        exp_avgs: *const *mut C_tensor,
+        exp_avg_sqs: *const *mut C_tensor,
+        steps: *const *mut C_tensor,
+        n: usize,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    ) -> *mut c_char;
+    fn free(p: *mut c_void);
+}
 
 pub struct Adam {
     pub lr: f64,
@@ -60,29 +80,54 @@ impl Adam {
         })
     }
 
-    /// One update of every parameter that received a gradient.
+    /// One update of every parameter that received a gradient: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
+    /// p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps), as PyTorch computes it.
     pub fn step(&mut self) {
         self.step += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.step as i32);
-        let bc2 = 1.0 - self.beta2.powi(self.step as i32);
-        let step_size = self.lr / bc1;
-        let bc2_sqrt = bc2.sqrt();
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p, _, _)| p.grad()).collect();
+        let live: Vec<usize> = (0..grads.len()).filter(|&i| grads[i].defined()).collect();
+        if live.is_empty() {
+            return;
+        }
+        // The kernel works per device; the step count is a float tensor on each parameter's device, read only.
+        let mut by_device: HashMap<String, Vec<usize>> = HashMap::new();
+        for &i in &live {
+            by_device.entry(format!("{:?}", self.params[i].1.device())).or_default().push(i);
+        }
         tch::no_grad(|| {
-            for (_, p, m, v) in &mut self.params {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
+            for idx in by_device.values() {
+                let device = self.params[idx[0]].1.device();
+                let step = Tensor::from(self.step as f32).to_device(device);
+                let grads: Vec<Tensor> = idx.iter().map(|&i| grads[i].to_kind(self.params[i].2.kind())).collect();
+                let ptrs =
+                    |f: &dyn Fn(usize) -> *mut C_tensor| -> Vec<*mut C_tensor> { idx.iter().map(|&i| f(i)).collect() };
+                let p = ptrs(&|i| self.params[i].1.as_ptr() as *mut C_tensor);
+                let m = ptrs(&|i| self.params[i].2.as_ptr() as *mut C_tensor);
+                let v = ptrs(&|i| self.params[i].3.as_ptr() as *mut C_tensor);
+                let g: Vec<*mut C_tensor> = grads.iter().map(|t| t.as_ptr() as *mut C_tensor).collect();
+                let s: Vec<*mut C_tensor> = vec![step.as_ptr() as *mut C_tensor; idx.len()];
+                // SAFETY: every pointer is a live tch tensor (borrowed from self.params, grads and step, which
+                // outlive the call); the kernel updates their data in place and keeps no reference.
+                let err = unsafe {
+                    p2p_fused_adam(
+                        p.as_ptr(),
+                        g.as_ptr(),
+                        m.as_ptr(),
+                        v.as_ptr(),
+                        s.as_ptr(),
+                        idx.len(),
+                        self.lr,
+                        self.beta1,
+                        self.beta2,
+                        self.eps,
+                    )
+                };
+                if !err.is_null() {
+                    // SAFETY: a NUL-terminated string from strdup, freed once here.
+                    let msg = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
+                    unsafe { free(err as *mut c_void) };
+                    panic!("fused Adam step failed: {msg}");
                 }
-                let g = g.to_kind(Kind::Float);
-                // m ← β1·m + (1−β1)·g and v ← β2·v + (1−β2)·g², both as lerps (PyTorch: m.lerp_(g, 1−β1)).
-                let _ = m.lerp_(&g, 1.0 - self.beta1);
-                let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
-                // p ← p − step_size · m / (√v / √bc2 + eps), with the scale folded into the divisor so that
-                // the whole update is one addcdiv_ (few passes over memory: this runs on every parameter).
-                let mut d = v.sqrt();
-                let _ = d.g_mul_scalar_(-1.0 / (bc2_sqrt * step_size));
-                let _ = d.g_add_scalar_(-self.eps / step_size);
-                let _ = p.addcdiv_(&m.to_kind(p.kind()), &d.to_kind(p.kind()));
             }
         });
     }
