@@ -165,3 +165,55 @@ fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
     }
     assert!(local.keys().any(|k| k.starts_with("model1_")));
 }
+
+#[test]
+fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let ckpt = tmp.path().join("ckpt");
+    let feat = ["--instance-feat"];
+    for (name, seed) in [("a", 1u64), ("b", 2)] {
+        let mut a = args(&data, &ckpt, name, &feat);
+        a.seed = seed;
+        a.max_steps = Some(1);
+        run(&a).unwrap();
+    }
+    let (pa, pb) = (ckpt.join("a"), ckpt.join("b"));
+    // lr 0: the one step changes nothing, so the files show exactly what was loaded.
+    let start = |name: &str, fresh: bool| {
+        let mut extra = vec!["--load-pretrain", pa.to_str().unwrap(), "--load-pretrain", pb.to_str().unwrap()];
+        extra.extend(feat);
+        if fresh {
+            extra.push("--fresh-encoder");
+        }
+        let mut a = args(&data, &ckpt, name, &extra);
+        a.lr = 0.0;
+        a.seed = 3;
+        a.max_steps = Some(1);
+        run(&a).unwrap();
+    };
+    start("kept", false);
+    start("fresh", true);
+    let read = |dir: &Path, net: &str| -> std::collections::HashMap<String, tch::Tensor> {
+        pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let same = |x: &std::collections::HashMap<String, tch::Tensor>,
+                y: &std::collections::HashMap<String, tch::Tensor>| {
+        x.len() == y.len() && x.iter().all(|(k, t)| y.get(k).is_some_and(|u| u == t))
+    };
+    for net in ["G", "D", "E"] {
+        assert!(!same(&read(&pa, net), &read(&pb, net)), "{net}: the two runs differ");
+        assert!(same(&read(&ckpt.join("kept"), net), &read(&pb, net)), "{net}: the later folder wins");
+    }
+    for net in ["G", "D"] {
+        assert!(same(&read(&ckpt.join("fresh"), net), &read(&pb, net)), "{net}");
+    }
+    let fresh_e = read(&ckpt.join("fresh"), "E");
+    assert!(!same(&fresh_e, &read(&pa, "E")) && !same(&fresh_e, &read(&pb, "E")), "E starts from its initialisation");
+    let err = run(&args(&data, &ckpt, "bad", &["--load-pretrain", "/no/such/run"])).unwrap_err().to_string();
+    assert!(err.contains("/no/such/run"), "{err}");
+}

@@ -79,7 +79,7 @@ fn two_scene_overfit_halves_the_l1_error() {
     let mut opt_g = Adam::new(nets.g_params(false), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);
-    let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan };
+    let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };
     let mut last = Default::default();
     for step in 0..300u64 {
         last =
@@ -90,4 +90,29 @@ fn two_scene_overfit_halves_the_l1_error() {
     assert!(after <= before / 2.0, "L1 went from {before:.4} to {after:.4}");
     assert!(last.g_gan_feat > 0.0 && last.d_real > 0.0);
     let _ = Kind::Float;
+}
+
+#[test]
+fn the_optional_l1_term_is_lambda_times_the_mean_absolute_error_and_off_by_default() {
+    tch::set_num_threads(2);
+    let cfg =
+        ModelConfig { label_nc: 5, ngf: 8, n_downsample_global: 1, n_blocks_global: 1, ndf: 8, ..Default::default() };
+    let nets = Nets::new(&cfg, Device::Cpu, 3);
+    let (label, inst, image) = scene(0);
+    let maps = Maps { width: W, height: H, label: &label, inst: Some(&inst) };
+    let input = encode_input(maps, &cfg, None, Device::Cpu).unwrap();
+    let pool_ids =
+        Tensor::from_slice(&inst.iter().map(|&i| i as i64).collect::<Vec<_>>()).reshape([1, 1, H as i64, W as i64]);
+    let b = StepInput { input, pool_ids, image };
+    let mut opt_g = Adam::new(nets.g_params(false), 2e-4, 0.5);
+    let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
+    let mut pool = ImagePool::new(0, 0);
+    let mut lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };
+    let off = train_step(&nets, None, (&mut opt_g, &mut opt_d), &mut pool, &b, 0, lo, None);
+    assert_eq!(off.g_l1, 0.0);
+    let expected = 5.0 * tch::no_grad(|| nets.generate(&b).l1_loss(&b.image, Reduction::Mean).double_value(&[]));
+    lo.lambda_l1 = 5.0;
+    let on = train_step(&nets, None, (&mut opt_g, &mut opt_d), &mut pool, &b, 1, lo, None);
+    assert!(expected > 0.1, "{expected}");
+    assert!((on.g_l1 - expected).abs() < 1e-5 * expected.max(1.0), "G_L1 {} vs 5·L1 {expected}", on.g_l1);
 }

@@ -2,7 +2,8 @@
 //!
 //! The step follows the reference's `Pix2PixHDModel.forward` and `train.py`: G's input is the encoded label
 //! (+ E's instance-pooled features of the real photo), D sees `[label | image]`; D's fake loss uses the detached
-//! (optionally pooled) fake; G's loss is GAN + feature matching + λ·VGG; G (and E) step first, then D.
+//! (optionally pooled) fake; G's loss is GAN + feature matching + λ·VGG (+ the project's optional λ_L1·L1 to the
+//! photo, off by default); G (and E) step first, then D.
 
 use super::adam::Adam;
 use super::pool::ImagePool;
@@ -37,6 +38,13 @@ pub struct Losses {
     pub g_gan_feat: f64,
     #[serde(rename = "G_VGG")]
     pub g_vgg: f64,
+    /// The project's optional L1 term (`--lambda-l1`), weighted; 0 when off.
+    #[serde(rename = "G_L1")]
+    pub g_l1: f64,
+    /// Spread of E's pooled features in this batch (standard deviation over pixels, mean over channels); 0 without
+    /// E. Near 0 means E has collapsed (saturated tanh: every region gets the same features, styles do nothing).
+    #[serde(rename = "E_std")]
+    pub e_std: f64,
     #[serde(rename = "D_real")]
     pub d_real: f64,
     #[serde(rename = "D_fake")]
@@ -49,6 +57,8 @@ pub struct LossOptions {
     pub lambda_feat: f64,
     pub gan_feat: bool,
     pub mode: GanMode,
+    /// Weight of an L1 term between G's output and the real photo (0 = the reference's objective).
+    pub lambda_l1: f64,
 }
 
 pub struct Nets {
@@ -86,8 +96,13 @@ impl Nets {
 
     /// G(input [+ features]).
     pub fn generate(&self, x: &StepInput) -> Tensor {
-        match self.features(x) {
-            Some(f) => self.g.forward(&Tensor::cat(&[&x.input, &f], 1)),
+        self.generate_with(x, self.features(x).as_ref())
+    }
+
+    /// G(input [+ the given features]).
+    pub fn generate_with(&self, x: &StepInput, features: Option<&Tensor>) -> Tensor {
+        match features {
+            Some(f) => self.g.forward(&Tensor::cat(&[&x.input, f], 1)),
             None => self.g.forward(&x.input),
         }
     }
@@ -194,7 +209,13 @@ pub fn train_step(
     lo: LossOptions,
     scaler: Option<&mut LossScaler>,
 ) -> Losses {
-    let fake = nets.generate(x);
+    let features = nets.features(x);
+    let fake = nets.generate_with(x, features.as_ref());
+    let e_std = features.as_ref().map_or(0.0, |f| {
+        tch::no_grad(|| {
+            f.detach().to_kind(Kind::Float).flatten(2, 3).std_dim(2, false, false).mean(Kind::Float).double_value(&[])
+        })
+    });
 
     // D on the detached fake (through the history pool) and on the real image.
     let fake_in = pool.query(&Tensor::cat(&[&x.input, &fake.detach()], 1), step);
@@ -212,7 +233,9 @@ pub fn train_step(
         Some(v) => vgg_loss(v, &fake, &x.image) * lo.lambda_feat,
         None => zero(),
     };
-    let loss_g = &loss_g_gan + &loss_g_feat + &loss_g_vgg;
+    let loss_g_l1 =
+        if lo.lambda_l1 > 0.0 { fake.l1_loss(&x.image, tch::Reduction::Mean) * lo.lambda_l1 } else { zero() };
+    let loss_g = &loss_g_gan + &loss_g_feat + &loss_g_vgg + &loss_g_l1;
     let loss_d = (&loss_d_fake + &loss_d_real) * 0.5;
 
     // G's backward also reaches D's parameters; the reference clears them before D's own backward.
@@ -238,6 +261,8 @@ pub fn train_step(
         g_gan: loss_g_gan.double_value(&[]),
         g_gan_feat: loss_g_feat.double_value(&[]),
         g_vgg: loss_g_vgg.double_value(&[]),
+        g_l1: loss_g_l1.double_value(&[]),
+        e_std,
         d_real: loss_d_real.double_value(&[]),
         d_fake: loss_d_fake.double_value(&[]),
     }

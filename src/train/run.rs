@@ -36,6 +36,8 @@ use tch::{Device, Tensor};
 pub const OPTIONS_FILE: &str = "train_options.json";
 pub const STATE_FILE: &str = "latest_state.json";
 pub const OPTIM_FILE: &str = "latest_optim.safetensors";
+/// Below this spread of E's pooled features (`E_std`) the trainer warns that E may have collapsed.
+pub const E_COLLAPSED: f64 = 0.01;
 
 /// Mixed precision on CUDA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -133,6 +135,11 @@ pub struct TrainArgs {
     pub lambda_feat: f64,
     #[arg(long)]
     pub no_gan_feat_loss: bool,
+    /// Not in the reference: weight of an extra L1 loss between G's output and the real photo (0 = off). A paired
+    /// reconstruction term that takes the VGG loss's role where no VGG19 weights are at hand; it makes G follow E's
+    /// features (the styles) much sooner. The bundled model was fine-tuned with 20.
+    #[arg(long, default_value_t = 0.0)]
+    pub lambda_l1: f64,
     /// Train without the VGG perceptual loss (otherwise it needs --vgg-weights).
     #[arg(long)]
     pub no_vgg_loss: bool,
@@ -148,9 +155,14 @@ pub struct TrainArgs {
     /// Epochs during which a local generator trains only its finest enhancer (the global part stays fixed).
     #[arg(long, default_value_t = 0)]
     pub niter_fix_global: usize,
-    /// A run folder whose weights fill this model where names and shapes match (a global run for a local model).
+    /// A run folder whose weights (G, D, E) fill this model where names and shapes match (a global run for a local
+    /// model). Repeatable: later folders overwrite what earlier ones filled.
     #[arg(long, value_name = "DIR")]
-    pub load_pretrain: Option<PathBuf>,
+    pub load_pretrain: Vec<PathBuf>,
+    /// Take G and D from the --load-pretrain folders but start the encoder E from its initialisation (for an E
+    /// whose features have collapsed: `E_std` near 0 in the loss log).
+    #[arg(long)]
+    pub fresh_encoder: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
     #[arg(long)]
     pub continue_train: bool,
@@ -178,7 +190,7 @@ pub struct TrainArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// Mixed precision on CUDA: fp16 (autocast with loss scaling).
+    /// Mixed precision on CUDA: fp16 (autocast with dynamic loss scaling) or bf16 (autocast, no scaling needed).
     #[arg(long, value_enum, default_value_t = Amp::None)]
     pub amp: Amp,
     /// Stop after this many iterations in total (for tests and quick looks; the schedule is unchanged).
@@ -204,11 +216,17 @@ pub struct TrainOptions {
     pub lr: f64,
     pub beta1: f64,
     pub lambda_feat: f64,
+    #[serde(default)]
+    pub lambda_l1: f64,
     pub no_vgg_loss: bool,
     pub vgg_weights: Option<PathBuf>,
     pub pool_size: usize,
     pub niter_fix_global: usize,
-    pub load_pretrain: Option<PathBuf>,
+    /// Older runs wrote one folder or null here.
+    #[serde(deserialize_with = "one_or_many")]
+    pub load_pretrain: Vec<PathBuf>,
+    #[serde(default)]
+    pub fresh_encoder: bool,
     pub display_freq: u64,
     pub print_freq: u64,
     pub save_latest_freq: u64,
@@ -277,11 +295,13 @@ impl TrainArgs {
             lr: self.lr,
             beta1: self.beta1,
             lambda_feat: self.lambda_feat,
+            lambda_l1: self.lambda_l1,
             no_vgg_loss: self.no_vgg_loss,
             vgg_weights: self.vgg_weights.clone(),
             pool_size: self.pool_size,
             niter_fix_global: self.niter_fix_global,
             load_pretrain: self.load_pretrain.clone(),
+            fresh_encoder: self.fresh_encoder,
             display_freq: self.display_freq.max(1),
             print_freq: self.print_freq.max(1),
             save_latest_freq: self.save_latest_freq.max(1),
@@ -290,6 +310,21 @@ impl TrainArgs {
             amp: self.amp,
         }
     }
+}
+
+/// `load_pretrain` as older `train_options.json` files have it (null or one path) or as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(p)) => vec![p],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
@@ -402,9 +437,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         cfg.validate()?;
         (cfg.clone(), args.train_options(&cfg))
     };
-    if opts.amp == Amp::Bf16 {
-        bail!("--amp bf16 is not available: tch 0.24 exposes only LibTorch's fp16 autocast; use --amp fp16");
-    }
     if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
         bail!("--amp {:?} needs a CUDA device", opts.amp);
     }
@@ -469,9 +501,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         run.opt_d.load_state("optD.", &saved).map_err(anyhow::Error::msg)?;
         run.pool.load_state(&saved);
     } else {
-        if let Some(pre) = &run.opts.load_pretrain {
-            for (which, vs) in [("G", Some(&run.nets.vs_g)), ("D", Some(&run.nets.vs_d)), ("E", run.nets.vs_e.as_ref())]
-            {
+        for pre in &run.opts.load_pretrain {
+            if !pre.is_dir() {
+                bail!("--load-pretrain {}: no such run folder", pre.display());
+            }
+            let e = if run.opts.fresh_encoder { None } else { run.nets.vs_e.as_ref() };
+            for (which, vs) in [("G", Some(&run.nets.vs_g)), ("D", Some(&run.nets.vs_d)), ("E", e)] {
                 let (Some(vs), Some(file)) = (vs, weights_in(pre, which)) else { continue };
                 let (copied, total) = load_pretrained(vs, &file)?;
                 eprintln!("{which}: {copied} of {total} tensors taken from {}", file.display());
@@ -504,9 +539,16 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
         lambda_feat: o.lambda_feat,
         gan_feat: !run.cfg.no_gan_feat_loss,
         mode: if run.cfg.no_lsgan { GanMode::Bce } else { GanMode::Lsgan },
+        lambda_l1: o.lambda_l1,
     };
-    let amp = o.amp == Amp::Fp16;
-    let mut scaler = amp.then(LossScaler::default);
+    // fp16 needs loss scaling (its range is small); bf16 has float32's range and needs none.
+    let amp = match o.amp {
+        Amp::None => None,
+        Amp::Fp16 => Some(crate::amp::Dtype::Fp16),
+        Amp::Bf16 => Some(crate::amp::Dtype::Bf16),
+    };
+    let mut scaler = (o.amp == Amp::Fp16).then(LossScaler::default);
+    let mut warned_collapse = false;
     let mut since_print = Instant::now();
     let mut steps_since_print = 0u64;
     while run.state.epoch <= epochs {
@@ -517,7 +559,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
             let x = to_step_input(&batch, &run.cfg, run.device)?;
             let step = run.state.total_steps;
             let scaler = scaler.as_mut();
-            let losses: Losses = tch::autocast(amp, || {
+            let losses: Losses = crate::amp::run(run.device, amp, || {
                 train_step(
                     &run.nets,
                     run.vgg.as_ref(),
@@ -534,8 +576,8 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
             steps_since_print += 1;
             bar.inc(1);
             bar.set_message(format!(
-                "ep {epoch}/{epochs} G_GAN {:.3} Feat {:.3} VGG {:.3} D_real {:.3} D_fake {:.3}",
-                losses.g_gan, losses.g_gan_feat, losses.g_vgg, losses.d_real, losses.d_fake
+                "ep {epoch}/{epochs} G_GAN {:.3} Feat {:.3} VGG {:.3} L1 {:.3} D_real {:.3} D_fake {:.3} E_std {:.3}",
+                losses.g_gan, losses.g_gan_feat, losses.g_vgg, losses.g_l1, losses.d_real, losses.d_fake, losses.e_std
             ));
             let s = run.state.total_steps;
             if s.is_multiple_of(o.print_freq) {
@@ -548,6 +590,17 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
                     sec_per_iter: since_print.elapsed().as_secs_f64() / steps_since_print as f64,
                 };
                 report::append_log(&run.dir, &line)?;
+                if run.nets.e.is_some() && losses.e_std < E_COLLAPSED && !warned_collapse {
+                    warned_collapse = true;
+                    bar.suspend(|| {
+                        eprintln!(
+                            "warning: step {s}: the encoder's features hardly vary (E_std {:.4}): E may have collapsed \
+                             (saturated), and then styles do nothing. --lambda-l1 helps; a run started with \
+                             --load-pretrain <this run> --fresh-encoder gets a new E",
+                            losses.e_std
+                        )
+                    });
+                }
                 since_print = Instant::now();
                 steps_since_print = 0;
             }
@@ -588,4 +641,24 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
     }
     bar.finish();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Opts {
+        #[serde(deserialize_with = "one_or_many")]
+        load_pretrain: Vec<PathBuf>,
+    }
+
+    #[test]
+    fn load_pretrain_reads_the_older_single_form_and_the_list() {
+        let read = |s: &str| serde_json::from_str::<Opts>(s).unwrap().load_pretrain;
+        assert!(read(r#"{"load_pretrain": null}"#).is_empty());
+        assert_eq!(read(r#"{"load_pretrain": "ckpt/global"}"#), vec![PathBuf::from("ckpt/global")]);
+        assert_eq!(read(r#"{"load_pretrain": ["a", "b"]}"#), vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(serde_json::from_str::<Opts>(r#"{"load_pretrain": 3}"#).is_err());
+    }
 }
