@@ -25,7 +25,8 @@ $(TORCH_STAMP):
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian: apt-get install python3-venv"; exit 1; }
 	@avail=$$(df -Pk . | awk 'NR==2 {print int($$4/1048576)}'); if [ "$$avail" -lt 8 ]; then \
 	  echo "warning: only $${avail} GiB free here; the PyTorch $(TORCH_VERSION) wheel and its NVIDIA runtime wheels need about 5 GiB in $(VENV) plus about 3 GiB while they download"; fi
-	$(VPY) -m pip install --disable-pip-version-check --no-cache-dir -q torch==$(TORCH_VERSION) numpy || { \
+	@echo "installing torch==$(TORCH_VERSION) and numpy into $(VENV) (about 5 GiB, once)"
+	@$(VPY) -m pip install --disable-pip-version-check --no-cache-dir -q torch==$(TORCH_VERSION) numpy || { \
 	  echo "error: 'pip install torch==$(TORCH_VERSION)' into $(VENV) failed (see above). Free disk space now:"; df -h . "$${TMPDIR:-/tmp}"; \
 	  echo "It needs about 8 GiB free (5 GiB installed in $(VENV), 3 GiB of downloads in $${TMPDIR:-/tmp}); set TMPDIR to a roomier disk if /tmp is small."; exit 1; }
 	ln -sfn "$$($(VPY) -c 'import torch, os; print(os.path.dirname(torch.__file__))')" $(VENV)/libtorch
