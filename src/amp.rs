@@ -32,6 +32,9 @@ impl DeviceType {
     }
 }
 
+/// c10::ScalarType::Float.
+const FLOAT: i8 = 6;
+
 /// The reduced precisions autocast runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dtype {
@@ -63,11 +66,11 @@ pub fn is_enabled(device: DeviceType) -> bool {
 
 /// The dtype autocast casts to on a device type, as a tch kind (None for one this module does not name).
 pub fn dtype(device: DeviceType) -> Option<Kind> {
-    match unsafe { p2p_autocast_get_dtype(device as i8) } {
-        5 => Some(Kind::Half),
-        15 => Some(Kind::BFloat16),
-        6 => Some(Kind::Float),
-        _ => None,
+    let st = unsafe { p2p_autocast_get_dtype(device as i8) };
+    match [Dtype::Fp16, Dtype::Bf16].into_iter().find(|d| d.scalar_type() == st) {
+        Some(d) => Some(d.kind()),
+        None if st == FLOAT => Some(Kind::Float),
+        None => None,
     }
 }
 

@@ -89,23 +89,28 @@ impl Adam {
         if live.is_empty() {
             return;
         }
-        // The kernel works per device; the step count is a float tensor on each parameter's device, read only.
-        let mut by_device: HashMap<String, Vec<usize>> = HashMap::new();
+        // The kernel works per device (in practice there is one); the step count is a float tensor there, read only.
+        let mut by_device: Vec<(tch::Device, Vec<usize>)> = Vec::new();
         for &i in &live {
-            by_device.entry(format!("{:?}", self.params[i].1.device())).or_default().push(i);
+            let d = self.params[i].1.device();
+            match by_device.iter_mut().find(|(dev, _)| *dev == d) {
+                Some((_, idx)) => idx.push(i),
+                None => by_device.push((d, vec![i])),
+            }
         }
         tch::no_grad(|| {
-            for idx in by_device.values() {
-                let device = self.params[idx[0]].1.device();
-                let step = Tensor::from(self.step as f32).to_device(device);
+            for (device, idx) in &by_device {
+                let step = Tensor::from(self.step as f32).to_device(*device);
                 let grads: Vec<Tensor> = idx.iter().map(|&i| grads[i].to_kind(self.params[i].2.kind())).collect();
-                let ptrs =
-                    |f: &dyn Fn(usize) -> *mut C_tensor| -> Vec<*mut C_tensor> { idx.iter().map(|&i| f(i)).collect() };
-                let p = ptrs(&|i| self.params[i].1.as_ptr() as *mut C_tensor);
-                let m = ptrs(&|i| self.params[i].2.as_ptr() as *mut C_tensor);
-                let v = ptrs(&|i| self.params[i].3.as_ptr() as *mut C_tensor);
-                let g: Vec<*mut C_tensor> = grads.iter().map(|t| t.as_ptr() as *mut C_tensor).collect();
-                let s: Vec<*mut C_tensor> = vec![step.as_ptr() as *mut C_tensor; idx.len()];
+                let raw = |t: &Tensor| t.as_ptr() as *mut C_tensor;
+                let (mut p, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new());
+                for &i in idx {
+                    p.push(raw(&self.params[i].1));
+                    m.push(raw(&self.params[i].2));
+                    v.push(raw(&self.params[i].3));
+                }
+                let g: Vec<*mut C_tensor> = grads.iter().map(raw).collect();
+                let s: Vec<*mut C_tensor> = vec![raw(&step); idx.len()];
                 // SAFETY: every pointer is a live tch tensor (borrowed from self.params, grads and step, which
                 // outlive the call); the kernel updates their data in place and keeps no reference.
                 let err = unsafe {
