@@ -128,8 +128,12 @@ mod tests {
     /// and everything is as before once the guard is gone.
     #[test]
     fn autocast_casts_a_convolution_to_the_chosen_dtype_and_restores_the_state() {
-        let x = Tensor::randn([1, 3, 8, 8], (Kind::Float, Device::Cpu));
-        let w = Tensor::randn([4, 3, 3, 3], (Kind::Float, Device::Cpu));
+        let (x, w) = crate::model::with_seed(0, || {
+            (
+                Tensor::randn([1, 3, 8, 8], (Kind::Float, Device::Cpu)),
+                Tensor::randn([4, 3, 3, 3], (Kind::Float, Device::Cpu)),
+            )
+        });
         let conv = || x.conv2d(&w, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1);
         let before_dtype = dtype(DeviceType::Cpu);
         assert!(!is_enabled(DeviceType::Cpu));

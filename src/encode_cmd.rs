@@ -85,8 +85,11 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         .find(|p| p.is_file())
         .with_context(|| format!("model folder {} has no encoder weights (latest_net_E.*)", dir.display()))?;
     let device = pick_device(&args.device)?;
-    let vs = nn::VarStore::new(device);
-    let enc = Encoder::new(&vs.root(), &cfg);
+    let (vs, enc) = crate::model::with_seed(0, || {
+        let vs = nn::VarStore::new(device);
+        let enc = Encoder::new(&vs.root(), &cfg);
+        (vs, enc)
+    });
     checkpoint::load_var_store(&vs, &e_file, |_| false)?;
 
     let dataset = Dataset::open(

@@ -85,8 +85,11 @@ impl Renderer {
                 .map(|x| dir.join(format!("latest_net_E.{x}")))
                 .find(|p| p.is_file());
             if let Some(file) = e_file {
-                let vs = nn::VarStore::new(device);
-                let enc = Encoder::new(&vs.root(), &model.cfg);
+                let (vs, enc) = crate::model::with_seed(0, || {
+                    let vs = nn::VarStore::new(device);
+                    let enc = Encoder::new(&vs.root(), &model.cfg);
+                    (vs, enc)
+                });
                 checkpoint::load_var_store(&vs, &file, |_| false)?;
                 e = Some((vs, enc));
             }

@@ -105,9 +105,11 @@ impl GeneratorModel {
     /// G with the reference's random initialisation, seeded.
     pub fn random(cfg: &ModelConfig, device: Device, seed: i64) -> Result<Self, ModelError> {
         cfg.validate()?;
-        tch::manual_seed(seed);
-        let vs = nn::VarStore::new(device);
-        let net = Generator::new(&vs.root(), cfg);
+        let (vs, net) = super::with_seed(seed, || {
+            let vs = nn::VarStore::new(device);
+            let net = Generator::new(&vs.root(), cfg);
+            (vs, net)
+        });
         Ok(Self { cfg: cfg.clone(), vs, net, precision: Precision::Fp32 })
     }
 

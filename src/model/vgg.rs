@@ -56,8 +56,13 @@ impl std::fmt::Debug for Vgg19 {
 }
 
 impl Vgg19 {
-    /// An unloaded VGG19 (random weights); `load` fills it.
+    /// An unloaded VGG19 (random weights, drawn under `with_seed` so that they never take numbers from another
+    /// thread's seeded initialisation); `load` fills it.
     pub fn new(device: Device) -> Self {
+        super::with_seed(0, || Self::build(device))
+    }
+
+    fn build(device: Device) -> Self {
         let vs = nn::VarStore::new(device);
         let p = vs.root() / "features";
         let mut layers = Vec::new();

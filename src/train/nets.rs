@@ -74,19 +74,20 @@ pub struct Nets {
 impl Nets {
     /// Fresh networks with the reference initialisation, seeded.
     pub fn new(cfg: &ModelConfig, device: Device, seed: i64) -> Self {
-        tch::manual_seed(seed);
-        let vs_g = nn::VarStore::new(device);
-        let g = Generator::new(&vs_g.root(), cfg);
-        let vs_d = nn::VarStore::new(device);
-        let d = MultiscaleDiscriminator::from_config(&vs_d.root(), cfg);
-        let (vs_e, e) = if cfg.use_features() {
-            let vs = nn::VarStore::new(device);
-            let e = Encoder::new(&vs.root(), cfg);
-            (Some(vs), Some(e))
-        } else {
-            (None, None)
-        };
-        Self { cfg: cfg.clone(), vs_g, g, vs_d, d, vs_e, e }
+        crate::model::with_seed(seed, || {
+            let vs_g = nn::VarStore::new(device);
+            let g = Generator::new(&vs_g.root(), cfg);
+            let vs_d = nn::VarStore::new(device);
+            let d = MultiscaleDiscriminator::from_config(&vs_d.root(), cfg);
+            let (vs_e, e) = if cfg.use_features() {
+                let vs = nn::VarStore::new(device);
+                let e = Encoder::new(&vs.root(), cfg);
+                (Some(vs), Some(e))
+            } else {
+                (None, None)
+            };
+            Self { cfg: cfg.clone(), vs_g, g, vs_d, d, vs_e, e }
+        })
     }
 
     /// The features G gets for this batch: E's instance-pooled output on the real photo.
