@@ -48,7 +48,23 @@ fn open(root: &Path, phase: &str, max: Option<usize>, cfg: &crate::model::ModelC
     Ok(Dataset::open(root, phase, Layout::Folders, opts)?)
 }
 
+/// What `eval-styles` measured (it prints the same, with the cluster table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleReport {
+    /// Training cars counted for the purity.
+    pub train_cars: usize,
+    pub purity: f64,
+    /// Per mode index that has a cluster of its own: (hits, car renders).
+    pub hits: BTreeMap<usize, (usize, usize)>,
+    pub hit_rate: f64,
+}
+
 pub fn run(args: &EvalStylesArgs) -> Result<()> {
+    evaluate(args).map(|_| ())
+}
+
+/// Measures and prints purity and hit rate; see the module documentation.
+pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let model = ModelArgs { model: Some(args.model.clone()), ..Default::default() }.resolve()?;
     let device = pick_device(&args.device)?;
     let r = Renderer::open(&model, device, Precision::Fp32)?;
@@ -109,7 +125,8 @@ pub fn run(args: &EvalStylesArgs) -> Result<()> {
             .collect();
         println!("  cluster {j}: {}", parts.join(", "));
     }
-    println!("cluster purity: {:.3}", pure as f64 / total as f64);
+    let purity = pure as f64 / total as f64;
+    println!("cluster purity: {purity:.3}");
 
     // 2. Hit rate: each mode that is some cluster's majority, through its largest such cluster.
     let mut cluster_of_mode: BTreeMap<usize, usize> = BTreeMap::new();
@@ -121,6 +138,9 @@ pub fn run(args: &EvalStylesArgs) -> Result<()> {
     }
     let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
     let (mut hits, mut trials) = (BTreeMap::<usize, (usize, usize)>::new(), 0usize);
+    // Per mode: the sum of the rendered cars' mean colours, and per nearest mode how many renders landed there.
+    let mut colour_sum = BTreeMap::<usize, [f64; 3]>::new();
+    let mut landed = BTreeMap::<usize, BTreeMap<usize, usize>>::new();
     let bar = ProgressBar::new((test.len() * cluster_of_mode.len()) as u64);
     for i in 0..test.len() {
         let s = test.load(i)?;
@@ -144,8 +164,14 @@ pub fn run(args: &EvalStylesArgs) -> Result<()> {
                 let mean = [(sum[0] / n as f64) as f32, (sum[1] / n as f64) as f32, (sum[2] / n as f64) as f32];
                 let e = hits.entry(mode).or_default();
                 e.1 += 1;
-                if nearest_mode(&CAR_MODES, mean) == Some(mode) {
+                let nearest = nearest_mode(&CAR_MODES, mean).expect("modes");
+                if nearest == mode {
                     e.0 += 1;
+                }
+                *landed.entry(mode).or_default().entry(nearest).or_default() += 1;
+                let acc = colour_sum.entry(mode).or_default();
+                for ch in 0..3 {
+                    acc[ch] += f64::from(mean[ch]);
                 }
                 trials += 1;
             }
@@ -159,13 +185,21 @@ pub fn run(args: &EvalStylesArgs) -> Result<()> {
         args.min_pixels
     );
     for (m, (h, n)) in &hits {
-        println!("  {:<7} (cluster {}): {h}/{n}", CAR_MODES[*m].name, cluster_of_mode[m]);
+        let c = colour_sum[m].map(|v| (v / *n as f64).round() as i64);
+        let misses: Vec<String> =
+            landed[m].iter().filter(|(j, _)| *j != m).map(|(j, k)| format!("{} {k}", CAR_MODES[*j].name)).collect();
+        let misses = if misses.is_empty() { String::new() } else { format!("; missed to {}", misses.join(", ")) };
+        println!(
+            "  {:<7} (cluster {}): {h}/{n}, mean rendered colour {c:?} (mode colour {:?}){misses}",
+            CAR_MODES[*m].name, cluster_of_mode[m], CAR_MODES[*m].rgb
+        );
     }
     let missing: Vec<&str> =
         (0..CAR_MODES.len()).filter(|m| !cluster_of_mode.contains_key(m)).map(|m| CAR_MODES[m].name).collect();
     if !missing.is_empty() {
         println!("  modes with no cluster of their own: {}", missing.join(", "));
     }
-    println!("hit rate: {:.3}", if trials == 0 { 0.0 } else { hit as f64 / trials as f64 });
-    Ok(())
+    let hit_rate = if trials == 0 { 0.0 } else { hit as f64 / trials as f64 };
+    println!("hit rate: {hit_rate:.3}");
+    Ok(StyleReport { train_cars: total, purity, hits, hit_rate })
 }

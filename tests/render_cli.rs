@@ -16,6 +16,8 @@ enum Cli {
     Train(TrainArgs),
     Render(RenderArgs),
     Encode(pix2pixhd::encode_cmd::EncodeArgs),
+    Synth(pix2pixhd::data::synth::SynthArgs),
+    EvalStyles(pix2pixhd::eval_styles::EvalStylesArgs),
 }
 
 fn parse(words: &[&str]) -> Cli {
@@ -294,4 +296,47 @@ fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
     let (top, bottom) = (mean(0..100), mean(924..1024));
     let diff: f64 = (0..3).map(|c| (top[c] - bottom[c]).abs()).sum();
     assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the render barely differ");
+}
+
+/// `eval-styles` end to end on a few synthetic scenes and a model trained for a few steps: the figures are consistent
+/// (not good: the model is barely trained), every mode with a cluster is rendered on every test car.
+#[test]
+fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, ckpt) = (tmp.path().join("data"), tmp.path().join("ckpt"));
+    let (d, c) = (data.to_str().unwrap(), ckpt.to_str().unwrap());
+    let Cli::Synth(a) =
+        parse(&["synth", "--out", d, "--train", "6", "--test", "2", "--width", "128", "--height", "64", "--quiet"])
+    else {
+        unreachable!()
+    };
+    pix2pixhd::data::synth::run(&a).unwrap();
+    let mut words =
+        vec!["train", "--dataroot", d, "--checkpoints-dir", c, "--name", "s", "--instance-feat", "--nef", "4"];
+    words.extend_from_slice(&["--n-downsample-e", "2", "--niter", "2", "--niter-decay", "0", "--device", "cpu"]);
+    words.push("--quiet");
+    words.extend_from_slice(common::TINY_MODEL_FLAGS);
+    let Cli::Train(t) = parse(&words) else { unreachable!() };
+    pix2pixhd::train::run::run(&t).unwrap();
+    let dir = ckpt.join("s");
+    let m = dir.to_str().unwrap();
+    let Cli::Encode(e) = parse(&["encode", "--model", m, "--dataroot", d, "--device", "cpu", "--n-clusters", "3"])
+    else {
+        unreachable!()
+    };
+    pix2pixhd::encode_cmd::run(&e).unwrap();
+    let Cli::EvalStyles(ev) =
+        parse(&["eval-styles", "--model", m, "--dataroot", d, "--device", "cpu", "--min-pixels", "1"])
+    else {
+        unreachable!()
+    };
+    let r = pix2pixhd::eval_styles::evaluate(&ev).unwrap();
+    assert!(r.train_cars > 0);
+    assert!((0.0..=1.0).contains(&r.purity) && (0.0..=1.0).contains(&r.hit_rate), "{r:?}");
+    // At most 3 clusters, so at most 3 modes; each is tried on the same test cars.
+    assert!(!r.hits.is_empty() && r.hits.len() <= 3, "{r:?}");
+    let per_mode: Vec<usize> = r.hits.values().map(|h| h.1).collect();
+    assert!(per_mode[0] > 0 && per_mode.iter().all(|&n| n == per_mode[0]), "{r:?}");
+    let (hit, n) = r.hits.values().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
+    assert!((r.hit_rate - hit as f64 / n as f64).abs() < 1e-12);
 }
