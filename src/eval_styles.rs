@@ -48,6 +48,30 @@ fn open(root: &Path, phase: &str, max: Option<usize>, cfg: &crate::model::ModelC
     Ok(Dataset::open(root, phase, Layout::Folders, opts)?)
 }
 
+/// The test-car renders made with one mode's cluster.
+#[derive(Default)]
+struct ModeRenders {
+    n: usize,
+    /// Sum of the rendered cars' mean colours.
+    colour_sum: [f64; 3],
+    /// How many renders came out nearest to each mode.
+    landed: BTreeMap<usize, usize>,
+}
+
+impl ModeRenders {
+    fn add(&mut self, mean: [f32; 3]) {
+        self.n += 1;
+        for (acc, v) in self.colour_sum.iter_mut().zip(mean) {
+            *acc += f64::from(v);
+        }
+        *self.landed.entry(nearest_mode(&CAR_MODES, mean).expect("modes")).or_default() += 1;
+    }
+
+    fn hits(&self, mode: usize) -> usize {
+        self.landed.get(&mode).copied().unwrap_or(0)
+    }
+}
+
 /// What `eval-styles` measured (it prints the same, with the cluster table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StyleReport {
@@ -137,10 +161,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         }
     }
     let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
-    let (mut hits, mut trials) = (BTreeMap::<usize, (usize, usize)>::new(), 0usize);
-    // Per mode: the sum of the rendered cars' mean colours, and per nearest mode how many renders landed there.
-    let mut colour_sum = BTreeMap::<usize, [f64; 3]>::new();
-    let mut landed = BTreeMap::<usize, BTreeMap<usize, usize>>::new();
+    let mut renders = BTreeMap::<usize, ModeRenders>::new();
     let bar = ProgressBar::new((test.len() * cluster_of_mode.len()) as u64);
     for i in 0..test.len() {
         let s = test.load(i)?;
@@ -162,36 +183,31 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
                     n += 1;
                 }
                 let mean = [(sum[0] / n as f64) as f32, (sum[1] / n as f64) as f32, (sum[2] / n as f64) as f32];
-                let e = hits.entry(mode).or_default();
-                e.1 += 1;
-                let nearest = nearest_mode(&CAR_MODES, mean).expect("modes");
-                if nearest == mode {
-                    e.0 += 1;
-                }
-                *landed.entry(mode).or_default().entry(nearest).or_default() += 1;
-                let acc = colour_sum.entry(mode).or_default();
-                for ch in 0..3 {
-                    acc[ch] += f64::from(mean[ch]);
-                }
-                trials += 1;
+                renders.entry(mode).or_default().add(mean);
             }
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
+    let hits: BTreeMap<usize, (usize, usize)> = renders.iter().map(|(&m, r)| (m, (r.hits(m), r.n))).collect();
     let hit: usize = hits.values().map(|h| h.0).sum();
+    let trials: usize = hits.values().map(|h| h.1).sum();
     println!(
         "rendering test cars with the cluster of mode m ({trials} car renders, cars of >= {} px):",
         args.min_pixels
     );
-    for (m, (h, n)) in &hits {
-        let c = colour_sum[m].map(|v| (v / *n as f64).round() as i64);
+    for (m, r) in &renders {
+        let c = r.colour_sum.map(|v| (v / r.n as f64).round() as i64);
         let misses: Vec<String> =
-            landed[m].iter().filter(|(j, _)| *j != m).map(|(j, k)| format!("{} {k}", CAR_MODES[*j].name)).collect();
+            r.landed.iter().filter(|(j, _)| *j != m).map(|(j, k)| format!("{} {k}", CAR_MODES[*j].name)).collect();
         let misses = if misses.is_empty() { String::new() } else { format!("; missed to {}", misses.join(", ")) };
         println!(
-            "  {:<7} (cluster {}): {h}/{n}, mean rendered colour {c:?} (mode colour {:?}){misses}",
-            CAR_MODES[*m].name, cluster_of_mode[m], CAR_MODES[*m].rgb
+            "  {:<7} (cluster {}): {}/{}, mean rendered colour {c:?} (mode colour {:?}){misses}",
+            CAR_MODES[*m].name,
+            cluster_of_mode[m],
+            r.hits(*m),
+            r.n,
+            CAR_MODES[*m].rgb
         );
     }
     let missing: Vec<&str> =
