@@ -16,7 +16,8 @@
 #   W, H [2048, 1024]: full size (stage 2); stage 1 trains at W/2 x H/2
 #   TRAIN, TEST [500, 50]: scenes made by `synth`
 #   E1, D1 [20, 20]: stage-1 epochs at the full and the decaying learning rate; E2, D2 [10, 10] for stage 2
-#   FIX [2]: stage-2 epochs with G1 fixed   L1 [20]: --lambda-l1 in both stages   CROP2 [none]: `crop` trains stage 2
+#   FIX [2]: stage-2 epochs with G1 fixed   NDOWN [3]: downsamplings in G1 (2 kept small cars' colours better in
+#   the README's style runs)   L1 [20]: --lambda-l1 in both stages   CROP2 [none]: `crop` trains stage 2
 #   on FINE2 [512] square crops instead of full frames   ENCODE_SCENES [200]: training scenes the clusters come from
 #   PYTHON [.venv/bin/python, else python3]: runs scripts/pack_model.py (needs the safetensors package)
 #   EVAL [1]: 0 skips the figures
@@ -28,7 +29,7 @@ AMP=${AMP:-none}
 W=${W:-2048} H=${H:-1024}
 TRAIN=${TRAIN:-500} TEST=${TEST:-50}
 E1=${E1:-20} D1=${D1:-20} E2=${E2:-10} D2=${D2:-10} FIX=${FIX:-2}
-L1=${L1:-20} CROP2=${CROP2:-none} FINE2=${FINE2:-512}
+NDOWN=${NDOWN:-3} L1=${L1:-20} CROP2=${CROP2:-none} FINE2=${FINE2:-512}
 ENCODE_SCENES=${ENCODE_SCENES:-200}
 EVAL=${EVAL:-1}
 if [ -z "${PYTHON:-}" ]; then
@@ -44,7 +45,7 @@ fi
 HALF_W=$((W / 2)) HALF_H=$((H / 2))
 mkdir -p "$WORK/logs"
 TIMES="$WORK/timings.txt"
-echo "# $(date -u +%FT%TZ) W=$W H=$H TRAIN=$TRAIN TEST=$TEST E1=$E1 D1=$D1 E2=$E2 D2=$D2 FIX=$FIX L1=$L1 CROP2=$CROP2 DEVICE=$DEVICE AMP=$AMP" >>"$TIMES"
+echo "# $(date -u +%FT%TZ) W=$W H=$H TRAIN=$TRAIN TEST=$TEST E1=$E1 D1=$D1 E2=$E2 D2=$D2 FIX=$FIX NDOWN=$NDOWN L1=$L1 CROP2=$CROP2 DEVICE=$DEVICE AMP=$AMP" >>"$TIMES"
 
 # stage NAME COMMAND...: runs COMMAND unless an earlier run finished it ($WORK/logs/NAME.done), logs it and records
 # how long it took.
@@ -90,14 +91,14 @@ stage synth_full \
 
 stage train_global train_to_end "$WORK/ckpt/global" \
   "$BIN" train --dataroot "$WORK/data_half" --checkpoints-dir "$WORK/ckpt" --name global --continue-train \
-  --net-g global --ngf 32 --n-downsample-global 3 --n-blocks-global 6 --resize-or-crop none \
+  --net-g global --ngf 32 --n-downsample-global "$NDOWN" --n-blocks-global 6 --resize-or-crop none \
   --niter "$E1" --niter-decay "$D1" "${COMMON[@]}"
 
 CROP_FLAGS=(--resize-or-crop none)
 [ "$CROP2" = crop ] && CROP_FLAGS=(--resize-or-crop crop --fine-size "$FINE2")
 stage train_local train_to_end "$WORK/ckpt/local" \
   "$BIN" train --dataroot "$WORK/data_full" --checkpoints-dir "$WORK/ckpt" --name local --continue-train \
-  --net-g local --ngf 16 --n-downsample-global 3 --n-blocks-global 6 --n-local-enhancers 1 --n-blocks-local 3 \
+  --net-g local --ngf 16 --n-downsample-global "$NDOWN" --n-blocks-global 6 --n-local-enhancers 1 --n-blocks-local 3 \
   "${CROP_FLAGS[@]}" --load-pretrain "$WORK/ckpt/global" --niter-fix-global "$FIX" \
   --niter "$E2" --niter-decay "$D2" "${COMMON[@]}"
 
