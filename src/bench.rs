@@ -114,7 +114,7 @@ fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Devi
             let _ = t.requires_grad_(false);
         }
     }
-    let mut opt_g = Adam::new(nets.g_params(false), 2e-4, 0.5);
+    let mut opt_g = Adam::new(nets.g_params(false, false), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);
     let (b, h, w) = (args.batch_size, args.height, args.width);

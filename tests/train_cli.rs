@@ -167,6 +167,58 @@ fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
 }
 
 #[test]
+fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let ckpt = tmp.path().join("ckpt");
+    // A global run with 16 filters, then two enhancers with ngf 4 on top (G1 has 4·2² = 16 filters).
+    let mut g = args(&data, &ckpt, "global", &["--instance-feat"]);
+    g.ngf = 16;
+    g.max_steps = Some(2);
+    run(&g).unwrap();
+    let pre = ckpt.join("global");
+    let extra = ["--net-g", "local", "--n-local-enhancers", "2", "--instance-feat", "--load-pretrain"];
+    let mut extra: Vec<&str> = extra.to_vec();
+    extra.extend([pre.to_str().unwrap(), "--freeze-global"]);
+    let mut l = args(&data, &ckpt, "enh", &extra);
+    l.ngf = 4;
+    l.max_steps = Some(3);
+    run(&l).unwrap();
+    let read = |dir: &Path, net: &str| -> std::collections::HashMap<String, tch::Tensor> {
+        pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let (global, local) = (read(&pre, "G"), read(&ckpt.join("enh"), "G"));
+    let g1: Vec<&String> = local.keys().filter(|k| k.starts_with("model.")).collect();
+    assert!(g1.len() >= 10, "{g1:?}");
+    for k in g1 {
+        assert_eq!(local[k], global[k], "{k}: G1 stays as loaded for the whole run");
+    }
+    // The enhancers and E did train: a second run from the same start with lr 0 keeps the initial values.
+    let mut still = args(&data, &ckpt, "still", &extra);
+    still.ngf = 4;
+    still.max_steps = Some(3);
+    still.lr = 0.0;
+    run(&still).unwrap();
+    let start = read(&ckpt.join("still"), "G");
+    for prefix in ["model1_", "model2_"] {
+        assert!(local.iter().any(|(k, t)| k.starts_with(prefix) && *t != start[k]), "{prefix}: the enhancer trains");
+    }
+    let (e_end, e_pre) = (read(&ckpt.join("enh"), "E"), read(&pre, "E"));
+    assert!(e_end.iter().any(|(k, t)| *t != e_pre[k]), "E trains");
+    // Without a run to take G1 from, or on a global generator, it is refused.
+    let err = run(&args(&data, &ckpt, "bad", &["--net-g", "local", "--freeze-global"])).unwrap_err().to_string();
+    assert!(err.contains("--freeze-global"), "{err}");
+    let err = run(&args(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-global"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--net-g local"), "{err}");
+}
+
+#[test]
 fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

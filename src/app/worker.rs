@@ -10,6 +10,7 @@
 use crate::cli::{ModelArgs, ResolvedModel};
 use crate::features::{Clusters, StyleSpec};
 use crate::model::runtime::{Precision, pick_device};
+use crate::model::{ModelConfig, NetG};
 use crate::render::Renderer;
 use crate::scene::{Rect, Scene};
 use std::panic::AssertUnwindSafe;
@@ -22,10 +23,18 @@ use std::time::{Duration, Instant};
 /// size): optional; without it the preview runs the main generator at half size.
 pub const PREVIEW_DIR: &str = "preview";
 
-/// The preview is rendered at most this wide (the full render follows at the scene's own size): a 2048-wide scene
-/// previews at a third of its size (682×341), which the bundled preview generator renders in well under a second
-/// on a 2-core CPU (1024×512 takes about 1.4 s there).
+/// The preview is rendered at most this wide (the full render follows at the scene's own size). A preview
+/// generator (the full model's G1 with its own output layer) runs at the scale G1 has inside the full model when that
+/// is smaller: a quarter for the bundled model's two enhancers, 512×256 for a 2048×1024 scene.
 pub const PREVIEW_MAX_WIDTH: u32 = 768;
+
+/// By how much the preview shrinks a scene `width` pixels wide: to at most [`PREVIEW_MAX_WIDTH`], and with a preview
+/// generator at least to the scale its G1 sees inside the full local generator (2 per enhancer); without one, the
+/// full model at half size or less.
+pub fn preview_factor(width: u32, full: &ModelConfig, has_preview: bool) -> u32 {
+    let g1 = if full.net_g == NetG::Local { 1u32 << full.n_local_enhancers.clamp(0, 8) } else { 1 };
+    width.div_ceil(PREVIEW_MAX_WIDTH).max(if has_preview { g1 } else { 2 })
+}
 
 /// One picture for the editor to show.
 #[derive(Debug, Clone, PartialEq, Eq, Copy)]
@@ -354,7 +363,7 @@ pub fn shrink(s: &Scene, factor: u32) -> (u32, u32, Vec<u8>, Vec<u32>) {
 
 fn render_preview(m: &Models, job: &Job) -> Result<(u32, u32, Vec<u8>), String> {
     let s = &job.scene;
-    let factor = s.width().div_ceil(PREVIEW_MAX_WIDTH).max(if m.preview.is_some() { 1 } else { 2 });
+    let factor = preview_factor(s.width(), &m.full.g.cfg, m.preview.is_some());
     let (w, h, label, inst) = shrink(s, factor);
     let r = m.preview.as_ref().unwrap_or(&m.full);
     let spec = style_spec(s, job.seed);
@@ -401,6 +410,22 @@ fn thumbnails(r: &Renderer, job: &ThumbJob) -> Result<Vec<Thumb>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preview_runs_g1_at_its_own_scale_and_never_wider_than_the_cap() {
+        let local = |n| ModelConfig { net_g: NetG::Local, n_local_enhancers: n, ..Default::default() };
+        // Two enhancers: G1 sees a quarter of the scene inside the full model; the preview runs it there.
+        assert_eq!(preview_factor(2048, &local(2), true), 4);
+        // One enhancer: half would be 1024 wide, over the cap: a third.
+        assert_eq!(preview_factor(2048, &local(1), true), 3);
+        assert_eq!(preview_factor(512, &local(1), true), 2);
+        // A global model with a preview generator: only the cap.
+        let global = ModelConfig { net_g: NetG::Global, ..Default::default() };
+        assert_eq!(preview_factor(512, &global, true), 1);
+        // No preview generator: the full model at half size or less.
+        assert_eq!(preview_factor(512, &global, false), 2);
+        assert_eq!(preview_factor(4096, &local(2), false), 6);
+    }
 
     #[test]
     fn shrink_keeps_classes_crisp() {

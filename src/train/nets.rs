@@ -130,14 +130,23 @@ impl Nets {
 
     /// G's parameters the optimiser trains: all of them, or, while the global generator is fixed
     /// (`niter_fix_global`), only the finest enhancer's (`model{K}_*`), as the reference does. E always trains.
-    pub fn g_params(&self, fix_global: bool) -> Vec<(String, Tensor)> {
+    /// The parameters G's optimiser trains. `fix_global` (the reference's `niter_fix_global` epochs): a local
+    /// generator trains only its finest enhancer, plus E. `freeze_global` (this project's `--freeze-global`): a local
+    /// generator trains all its enhancers and E, but not G1 (the `model.` names), which stays as loaded.
+    pub fn g_params(&self, fix_global: bool, freeze_global: bool) -> Vec<(String, Tensor)> {
         let prefix = format!("model{}", self.cfg.n_local_enhancers);
         let local = self.cfg.net_g == NetG::Local;
         let mut out: Vec<(String, Tensor)> = Vec::new();
         let mut vars: Vec<(String, Tensor)> = self.vs_g.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, mut t) in vars {
-            let train = !(fix_global && local) || name.starts_with(&prefix);
+            let train = if !local {
+                true
+            } else if fix_global {
+                name.starts_with(&prefix)
+            } else {
+                !(freeze_global && name.starts_with("model."))
+            };
             let _ = t.requires_grad_(train);
             if train {
                 out.push((format!("G.{name}"), t));
@@ -289,16 +298,27 @@ mod tests {
             ..Default::default()
         };
         let nets = Nets::new(&cfg, Device::Cpu, 0);
-        let fixed = nets.g_params(true);
+        let fixed = nets.g_params(true, false);
         assert!(fixed.iter().all(|(n, _)| n.starts_with("G.model2_") || n.starts_with("E.")), "{fixed:?}");
         assert!(fixed.iter().any(|(n, _)| n.starts_with("E.model.")));
         let frozen = &nets.vs_g.variables()["model.1.weight"];
         assert!(!frozen.requires_grad(), "the global part gets no gradients while fixed");
-        let all = nets.g_params(false);
+        let all = nets.g_params(false, false);
         assert!(
             all.iter().any(|(n, _)| n == "G.model.1.weight") && all.iter().any(|(n, _)| n.starts_with("G.model1_"))
         );
         assert!(nets.vs_g.variables()["model.1.weight"].requires_grad());
         assert_eq!(all.len(), nets.vs_g.variables().len() + nets.vs_e.as_ref().unwrap().variables().len());
+
+        // --freeze-global: both enhancers and E train, G1 does not.
+        let frozen = nets.g_params(false, true);
+        assert!(
+            frozen.iter().any(|(n, _)| n.starts_with("G.model1_"))
+                && frozen.iter().any(|(n, _)| n.starts_with("G.model2_"))
+        );
+        assert!(frozen.iter().any(|(n, _)| n.starts_with("E.")));
+        assert!(!frozen.iter().any(|(n, _)| n.starts_with("G.model.")), "{frozen:?}");
+        assert!(!nets.vs_g.variables()["model.1.weight"].requires_grad());
+        assert!(nets.vs_g.variables()["model1_1.1.weight"].requires_grad());
     }
 }

@@ -163,6 +163,12 @@ pub struct TrainArgs {
     /// whose features have collapsed: `E_std` near 0 in the loss log).
     #[arg(long)]
     pub fresh_encoder: bool,
+    /// Not in the reference: for the whole run, a local generator trains its enhancers and the encoder E, while G1
+    /// stays as --load-pretrain gave it. For putting enhancers on top of a global generator that was trained well at
+    /// a lower resolution (with 2 enhancers, G1 runs at a quarter of the output size); E keeps training so that its
+    /// features, now computed on the full-size photo, keep meaning what G1 learnt.
+    #[arg(long)]
+    pub freeze_global: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
     #[arg(long)]
     pub continue_train: bool,
@@ -227,6 +233,8 @@ pub struct TrainOptions {
     pub load_pretrain: Vec<PathBuf>,
     #[serde(default)]
     pub fresh_encoder: bool,
+    #[serde(default)]
+    pub freeze_global: bool,
     pub display_freq: u64,
     pub print_freq: u64,
     pub save_latest_freq: u64,
@@ -302,6 +310,7 @@ impl TrainArgs {
             niter_fix_global: self.niter_fix_global,
             load_pretrain: self.load_pretrain.clone(),
             fresh_encoder: self.fresh_encoder,
+            freeze_global: self.freeze_global,
             display_freq: self.display_freq.max(1),
             print_freq: self.print_freq.max(1),
             save_latest_freq: self.save_latest_freq.max(1),
@@ -399,7 +408,7 @@ impl Run {
     }
 
     fn new_opt_g(&self) -> Adam {
-        Adam::new(self.nets.g_params(self.state.fix_global), self.state.lr, self.opts.beta1)
+        Adam::new(self.nets.g_params(self.state.fix_global, self.opts.freeze_global), self.state.lr, self.opts.beta1)
     }
 }
 
@@ -437,6 +446,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         cfg.validate()?;
         (cfg.clone(), args.train_options(&cfg))
     };
+    if opts.freeze_global && (cfg.net_g != NetG::Local || opts.load_pretrain.is_empty()) {
+        bail!("--freeze-global needs --net-g local and a --load-pretrain run to take G1 and E from");
+    }
     if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
         bail!("--amp {:?} needs a CUDA device", opts.amp);
     }
