@@ -137,7 +137,7 @@ pub struct TrainArgs {
     pub no_gan_feat_loss: bool,
     /// Not in the reference: weight of an extra L1 loss between G's output and the real photo (0 = off). A paired
     /// reconstruction term that takes the VGG loss's role where no VGG19 weights are at hand; it makes G follow E's
-    /// features (the styles) much sooner. The bundled model was fine-tuned with 20.
+    /// features (the styles) much sooner. The bundled model was trained with 50.
     #[arg(long, default_value_t = 0.0)]
     pub lambda_l1: f64,
     /// Train without the VGG perceptual loss (otherwise it needs --vgg-weights).
