@@ -128,11 +128,10 @@ impl Nets {
         Ok(())
     }
 
-    /// G's parameters the optimiser trains: all of them, or, while the global generator is fixed
-    /// (`niter_fix_global`), only the finest enhancer's (`model{K}_*`), as the reference does. E always trains.
-    /// The parameters G's optimiser trains. `fix_global` (the reference's `niter_fix_global` epochs): a local
-    /// generator trains only its finest enhancer, plus E. `freeze_global` (this project's `--freeze-global`): a local
-    /// generator trains all its enhancers and E, but not G1 (the `model.` names), which stays as loaded.
+    /// The parameters G's optimiser trains: all of G and E by default. `fix_global` (the reference's
+    /// `niter_fix_global` epochs): a local generator trains only its finest enhancer, plus E. `freeze_global` (this
+    /// project's `--freeze-global`): a local generator trains all its enhancers and E, but not G1 (the `model.`
+    /// names), which stays as loaded.
     pub fn g_params(&self, fix_global: bool, freeze_global: bool) -> Vec<(String, Tensor)> {
         let prefix = format!("model{}", self.cfg.n_local_enhancers);
         let local = self.cfg.net_g == NetG::Local;
