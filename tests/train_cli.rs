@@ -45,6 +45,14 @@ fn args(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> TrainArgs {
     Cli::parse_from(v).args
 }
 
+/// The tensors of network `net` (G, D, E) in a run folder's latest checkpoint, by name.
+fn read(dir: &Path, net: &str) -> std::collections::HashMap<String, tch::Tensor> {
+    pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
 fn state(dir: &Path) -> TrainState {
     serde_json::from_str(&std::fs::read_to_string(dir.join(STATE_FILE)).unwrap()).unwrap()
 }
@@ -153,11 +161,8 @@ fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
     );
     l.max_steps = Some(2);
     run(&l).unwrap();
-    let read = |p: std::path::PathBuf| -> std::collections::HashMap<String, tch::Tensor> {
-        pix2pixhd::model::checkpoint::read_tensors(&p).unwrap().into_iter().collect()
-    };
-    let global = read(pre.join("latest_net_G.safetensors"));
-    let local = read(ckpt.join("local/latest_net_G.safetensors"));
+    let global = read(&pre, "G");
+    let local = read(&ckpt.join("local"), "G");
     let shared: Vec<&String> = local.keys().filter(|k| k.starts_with("model.")).collect();
     assert!(shared.len() >= 10, "{shared:?}");
     for k in shared {
@@ -185,12 +190,6 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
     l.ngf = 4;
     l.max_steps = Some(3);
     run(&l).unwrap();
-    let read = |dir: &Path, net: &str| -> std::collections::HashMap<String, tch::Tensor> {
-        pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
-            .unwrap()
-            .into_iter()
-            .collect()
-    };
     let (global, local) = (read(&pre, "G"), read(&ckpt.join("enh"), "G"));
     let g1: Vec<&String> = local.keys().filter(|k| k.starts_with("model.")).collect();
     assert!(g1.len() >= 10, "{g1:?}");
@@ -247,12 +246,6 @@ fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
     };
     start("kept", false);
     start("fresh", true);
-    let read = |dir: &Path, net: &str| -> std::collections::HashMap<String, tch::Tensor> {
-        pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
-            .unwrap()
-            .into_iter()
-            .collect()
-    };
     let same = |x: &std::collections::HashMap<String, tch::Tensor>,
                 y: &std::collections::HashMap<String, tch::Tensor>| {
         x.len() == y.len() && x.iter().all(|(k, t)| y.get(k).is_some_and(|u| u == t))
