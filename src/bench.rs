@@ -104,7 +104,7 @@ pub fn time_generator(g: &GeneratorModel, x: &Tensor, warmup: usize, iters: usiz
 fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Device) -> Vec<f64> {
     use crate::model::loss::GanMode;
     use crate::train::adam::Adam;
-    use crate::train::nets::{LossOptions, Nets, StepInput, train_step};
+    use crate::train::nets::{Freeze, LossOptions, Nets, StepInput, train_step};
     use crate::train::pool::ImagePool;
     let nets = Nets::new(cfg, device, 0);
     let vgg = (!args.no_vgg_loss).then(|| crate::model::vgg::Vgg19::new(device));
@@ -114,7 +114,7 @@ fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Devi
             let _ = t.requires_grad_(false);
         }
     }
-    let mut opt_g = Adam::new(nets.g_params(false, false), 2e-4, 0.5);
+    let mut opt_g = Adam::new(nets.g_params(Freeze::default()), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);
     let (b, h, w) = (args.batch_size, args.height, args.width);

@@ -218,6 +218,43 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
 }
 
 #[test]
+fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let ckpt = tmp.path().join("ckpt");
+    let mut g = args(&data, &ckpt, "global", &["--instance-feat", "--n-downsample-e", "2"]);
+    g.max_steps = Some(2);
+    run(&g).unwrap();
+    let pre = ckpt.join("global");
+    let extra = ["--instance-feat", "--n-downsample-e", "2", "--encoder-downsample", "2", "--freeze-encoder"];
+    let mut extra: Vec<&str> = extra.to_vec();
+    extra.extend(["--load-pretrain", pre.to_str().unwrap()]);
+    let mut f = args(&data, &ckpt, "frozen", &extra);
+    f.max_steps = Some(3);
+    run(&f).unwrap();
+    let dir = ckpt.join("frozen");
+    let (e_end, e_pre) = (read(&dir, "E"), read(&pre, "E"));
+    assert_eq!(e_end.len(), e_pre.len());
+    for (k, t) in &e_end {
+        assert_eq!(*t, e_pre[k], "{k}: E stays as loaded");
+    }
+    let (g_end, g_pre) = (read(&dir, "G"), read(&pre, "G"));
+    assert!(g_end.iter().any(|(k, t)| *t != g_pre[k]), "G trains");
+    let cfg = pix2pixhd::model::ModelConfig::load(&dir.join("config.json")).unwrap();
+    assert_eq!(cfg.encoder_downsample, 2);
+    let opts = std::fs::read_to_string(dir.join("train_options.json")).unwrap();
+    assert!(opts.contains("\"freeze_encoder\": true"), "{opts}");
+    // Without a run to take E from, or without an encoder, it is refused.
+    let err = run(&args(&data, &ckpt, "bad", &["--instance-feat", "--freeze-encoder"])).unwrap_err().to_string();
+    assert!(err.contains("--freeze-encoder"), "{err}");
+    let err = run(&args(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-encoder"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--instance-feat"), "{err}");
+}
+
+#[test]
 fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

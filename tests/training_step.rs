@@ -5,7 +5,7 @@ use pix2pixhd::data::encode::{Maps, encode_input};
 use pix2pixhd::model::ModelConfig;
 use pix2pixhd::model::loss::GanMode;
 use pix2pixhd::train::adam::Adam;
-use pix2pixhd::train::nets::{LossOptions, Nets, StepInput, train_step};
+use pix2pixhd::train::nets::{Freeze, LossOptions, Nets, StepInput, train_step};
 use pix2pixhd::train::pool::ImagePool;
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -76,7 +76,7 @@ fn two_scene_overfit_halves_the_l1_error() {
         })
     };
     let before = l1();
-    let mut opt_g = Adam::new(nets.g_params(false, false), 2e-4, 0.5);
+    let mut opt_g = Adam::new(nets.g_params(Freeze::default()), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);
     let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };
@@ -104,7 +104,7 @@ fn the_optional_l1_term_is_lambda_times_the_mean_absolute_error_and_off_by_defau
     let pool_ids =
         Tensor::from_slice(&inst.iter().map(|&i| i as i64).collect::<Vec<_>>()).reshape([1, 1, H as i64, W as i64]);
     let b = StepInput { input, pool_ids, image };
-    let mut opt_g = Adam::new(nets.g_params(false, false), 2e-4, 0.5);
+    let mut opt_g = Adam::new(nets.g_params(Freeze::default()), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);
     let mut lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };

@@ -49,6 +49,11 @@ pub struct ModelConfig {
     pub feat_num: i64,
     pub nef: i64,
     pub n_downsample_e: i64,
+    /// Not in the reference: E sees the photo shrunk by this factor (area average), and its features are brought
+    /// back to full size before the per-instance means. 1 = E at full size, as in the reference. For an E (and a
+    /// G1) trained at a lower resolution than the full model: the bundled model uses 8, so that E sees its 2048×1024
+    /// photos at the 256×128 its global generator and E were trained at, and its features keep their meaning.
+    pub encoder_downsample: i64,
     pub num_d: i64,
     pub n_layers_d: i64,
     pub ndf: i64,
@@ -77,6 +82,7 @@ impl Default for ModelConfig {
             feat_num: 3,
             nef: 16,
             n_downsample_e: 4,
+            encoder_downsample: 1,
             num_d: 2,
             n_layers_d: 3,
             ndf: 64,
@@ -154,6 +160,7 @@ impl ModelConfig {
             ("n_layers_d", self.n_layers_d),
             ("ndf", self.ndf),
             ("n_downsample_global", self.n_downsample_global),
+            ("encoder_downsample", self.encoder_downsample),
         ];
         for (name, v) in positive {
             if v <= 0 {
@@ -240,6 +247,8 @@ mod tests {
         assert_eq!(back, c);
         let partial: ModelConfig = serde_json::from_str(r#"{"ngf": 32, "net_g": "local"}"#).unwrap();
         assert_eq!(partial.label_nc, 35);
+        // Config files written before encoder_downsample existed keep E at full size.
+        assert_eq!(partial.encoder_downsample, 1);
         assert!(serde_json::from_str::<ModelConfig>(r#"{"ngff": 32}"#).is_err());
     }
 
@@ -247,5 +256,7 @@ mod tests {
     fn invalid_values_are_named() {
         let c = ModelConfig { ngf: 0, ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("ngf"));
+        let c = ModelConfig { encoder_downsample: 0, ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("encoder_downsample"));
     }
 }

@@ -61,6 +61,17 @@ pub struct LossOptions {
     pub lambda_l1: f64,
 }
 
+/// Which parts of G and E stay as they are during training (`Nets::g_params`); the default trains everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Freeze {
+    /// The reference's `niter_fix_global` epochs: a local generator trains only its finest enhancer (and E).
+    pub fix_global: bool,
+    /// `--freeze-global`: a local generator trains all its enhancers but not G1 (the `model.` names).
+    pub global: bool,
+    /// `--freeze-encoder`: E does not train.
+    pub encoder: bool,
+}
+
 pub struct Nets {
     pub cfg: ModelConfig,
     pub vs_g: nn::VarStore,
@@ -128,11 +139,9 @@ impl Nets {
         Ok(())
     }
 
-    /// The parameters G's optimiser trains: all of G and E by default. `fix_global` (the reference's
-    /// `niter_fix_global` epochs): a local generator trains only its finest enhancer, plus E. `freeze_global` (this
-    /// project's `--freeze-global`): a local generator trains all its enhancers and E, but not G1 (the `model.`
-    /// names), which stays as loaded.
-    pub fn g_params(&self, fix_global: bool, freeze_global: bool) -> Vec<(String, Tensor)> {
+    /// The parameters G's optimiser trains: all of G and E unless `freeze` says otherwise. Frozen tensors are
+    /// also marked as needing no gradient, so that no backward pass is spent on them.
+    pub fn g_params(&self, freeze: Freeze) -> Vec<(String, Tensor)> {
         let prefix = format!("model{}", self.cfg.n_local_enhancers);
         let local = self.cfg.net_g == NetG::Local;
         let mut out: Vec<(String, Tensor)> = Vec::new();
@@ -141,10 +150,10 @@ impl Nets {
         for (name, mut t) in vars {
             let train = if !local {
                 true
-            } else if fix_global {
+            } else if freeze.fix_global {
                 name.starts_with(&prefix)
             } else {
-                !(freeze_global && name.starts_with("model."))
+                !(freeze.global && name.starts_with("model."))
             };
             let _ = t.requires_grad_(train);
             if train {
@@ -154,7 +163,12 @@ impl Nets {
         if let Some(vs) = &self.vs_e {
             let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
             vars.sort_by(|a, b| a.0.cmp(&b.0));
-            out.extend(vars.into_iter().map(|(n, t)| (format!("E.{n}"), t)));
+            for (n, mut t) in vars {
+                let _ = t.requires_grad_(!freeze.encoder);
+                if !freeze.encoder {
+                    out.push((format!("E.{n}"), t));
+                }
+            }
         }
         out
     }
@@ -297,12 +311,12 @@ mod tests {
             ..Default::default()
         };
         let nets = Nets::new(&cfg, Device::Cpu, 0);
-        let fixed = nets.g_params(true, false);
+        let fixed = nets.g_params(Freeze { fix_global: true, ..Freeze::default() });
         assert!(fixed.iter().all(|(n, _)| n.starts_with("G.model2_") || n.starts_with("E.")), "{fixed:?}");
         assert!(fixed.iter().any(|(n, _)| n.starts_with("E.model.")));
         let frozen = &nets.vs_g.variables()["model.1.weight"];
         assert!(!frozen.requires_grad(), "the global part gets no gradients while fixed");
-        let all = nets.g_params(false, false);
+        let all = nets.g_params(Freeze::default());
         assert!(
             all.iter().any(|(n, _)| n == "G.model.1.weight") && all.iter().any(|(n, _)| n.starts_with("G.model1_"))
         );
@@ -310,7 +324,7 @@ mod tests {
         assert_eq!(all.len(), nets.vs_g.variables().len() + nets.vs_e.as_ref().unwrap().variables().len());
 
         // --freeze-global: both enhancers and E train, G1 does not.
-        let frozen = nets.g_params(false, true);
+        let frozen = nets.g_params(Freeze { global: true, ..Freeze::default() });
         assert!(
             frozen.iter().any(|(n, _)| n.starts_with("G.model1_"))
                 && frozen.iter().any(|(n, _)| n.starts_with("G.model2_"))
@@ -319,5 +333,14 @@ mod tests {
         assert!(!frozen.iter().any(|(n, _)| n.starts_with("G.model.")), "{frozen:?}");
         assert!(!nets.vs_g.variables()["model.1.weight"].requires_grad());
         assert!(nets.vs_g.variables()["model1_1.1.weight"].requires_grad());
+
+        // --freeze-global --freeze-encoder: only the enhancers train.
+        let only = nets.g_params(Freeze { global: true, encoder: true, ..Freeze::default() });
+        assert!(only.iter().all(|(n, _)| n.starts_with("G.model1_") || n.starts_with("G.model2_")), "{only:?}");
+        let e_vars = nets.vs_e.as_ref().unwrap().variables();
+        assert!(e_vars.values().all(|t| !t.requires_grad()), "a frozen E gets no gradients");
+        let all = nets.g_params(Freeze::default());
+        assert!(all.iter().any(|(n, _)| n.starts_with("E.")));
+        assert!(nets.vs_e.as_ref().unwrap().variables().values().all(Tensor::requires_grad));
     }
 }

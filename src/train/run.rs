@@ -12,7 +12,7 @@
 //! everything does, with a fresh Adam.
 
 use super::adam::Adam;
-use super::nets::{LossOptions, LossScaler, Losses, Nets, StepInput, train_step};
+use super::nets::{Freeze, LossOptions, LossScaler, Losses, Nets, StepInput, train_step};
 use super::pool::ImagePool;
 use super::report::{self, LogLine};
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
@@ -112,6 +112,11 @@ pub struct TrainArgs {
     pub nef: i64,
     #[arg(long, default_value_t = 4)]
     pub n_downsample_e: i64,
+    /// Not in the reference: E sees the photo shrunk this many times (features brought back to full size before
+    /// the per-instance means). For an E taken from a run at a lower resolution: 2048×1024 photos with 8 look to E
+    /// like the 256×128 ones it was trained on. Saved in the model's config.json.
+    #[arg(long, default_value_t = 1)]
+    pub encoder_downsample: i64,
     #[arg(long, default_value_t = 2)]
     pub num_d: i64,
     #[arg(long, default_value_t = 3)]
@@ -169,6 +174,11 @@ pub struct TrainArgs {
     /// features, now computed on the full-size photo, keep meaning what G1 learnt.
     #[arg(long)]
     pub freeze_global: bool,
+    /// Not in the reference: the encoder E stays as --load-pretrain gave it for the whole run (G still gets its
+    /// features). With --freeze-global and --encoder-downsample, enhancers learn on top of a G1 and an E that keep
+    /// exactly what they learnt at a lower resolution, so the styles (clusters of E's features) keep their colours.
+    #[arg(long)]
+    pub freeze_encoder: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
     #[arg(long)]
     pub continue_train: bool,
@@ -235,6 +245,8 @@ pub struct TrainOptions {
     pub fresh_encoder: bool,
     #[serde(default)]
     pub freeze_global: bool,
+    #[serde(default)]
+    pub freeze_encoder: bool,
     pub display_freq: u64,
     pub print_freq: u64,
     pub save_latest_freq: u64,
@@ -273,6 +285,7 @@ impl TrainArgs {
             feat_num: self.feat_num,
             nef: self.nef,
             n_downsample_e: self.n_downsample_e,
+            encoder_downsample: self.encoder_downsample,
             num_d: self.num_d,
             n_layers_d: self.n_layers_d,
             ndf: self.ndf,
@@ -311,6 +324,7 @@ impl TrainArgs {
             load_pretrain: self.load_pretrain.clone(),
             fresh_encoder: self.fresh_encoder,
             freeze_global: self.freeze_global,
+            freeze_encoder: self.freeze_encoder,
             display_freq: self.display_freq.max(1),
             print_freq: self.print_freq.max(1),
             save_latest_freq: self.save_latest_freq.max(1),
@@ -408,7 +422,12 @@ impl Run {
     }
 
     fn new_opt_g(&self) -> Adam {
-        Adam::new(self.nets.g_params(self.state.fix_global, self.opts.freeze_global), self.state.lr, self.opts.beta1)
+        let freeze = Freeze {
+            fix_global: self.state.fix_global,
+            global: self.opts.freeze_global,
+            encoder: self.opts.freeze_encoder,
+        };
+        Adam::new(self.nets.g_params(freeze), self.state.lr, self.opts.beta1)
     }
 }
 
@@ -448,6 +467,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     if opts.freeze_global && (cfg.net_g != NetG::Local || opts.load_pretrain.is_empty()) {
         bail!("--freeze-global needs --net-g local and a --load-pretrain run to take G1 and E from");
+    }
+    if opts.freeze_encoder && (!cfg.use_features() || opts.load_pretrain.is_empty() || opts.fresh_encoder) {
+        bail!("--freeze-encoder needs --instance-feat (or --label-feat) and a --load-pretrain run to take E from");
     }
     if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
         bail!("--amp {:?} needs a CUDA device", opts.amp);
