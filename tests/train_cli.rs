@@ -5,7 +5,7 @@ mod common;
 use clap::Parser;
 use common::write_dataset;
 use pix2pixhd::train::run::{STATE_FILE, TrainArgs, TrainState, run};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 struct Cli {
@@ -45,6 +45,20 @@ fn args(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> TrainArgs {
     Cli::parse_from(v).args
 }
 
+/// A temporary folder holding the tiny data set in `data/`, and the path `ckpt/` beside it for run folders.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data);
+    let ckpt = tmp.path().join("ckpt");
+    (tmp, data, ckpt)
+}
+
+/// The error of a run that must be refused.
+fn refused(data: &Path, ckpt: &Path, name: &str, extra: &[&str]) -> String {
+    run(&args(data, ckpt, name, extra)).unwrap_err().to_string()
+}
+
 /// The tensors of network `net` (G, D, E) in a run folder's latest checkpoint, by name.
 fn read(dir: &Path, net: &str) -> std::collections::HashMap<String, tch::Tensor> {
     pix2pixhd::model::checkpoint::read_tensors(&dir.join(format!("latest_net_{net}.safetensors")))
@@ -59,10 +73,7 @@ fn state(dir: &Path) -> TrainState {
 
 #[test]
 fn a_run_folder_has_config_checkpoints_logs_and_samples() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     run(&args(&data, &ckpt, "full", &[])).unwrap();
     let dir = ckpt.join("full");
     for f in [
@@ -95,16 +106,13 @@ fn a_run_folder_has_config_checkpoints_logs_and_samples() {
     pix2pixhd::model::runtime::GeneratorModel::load(&m.cfg, m.files.g_weights.as_ref().unwrap(), tch::Device::Cpu)
         .unwrap();
     // Starting again over a finished run is refused, naming the way to resume.
-    let err = run(&args(&data, &ckpt, "full", &[])).unwrap_err().to_string();
+    let err = refused(&data, &ckpt, "full", &[]);
     assert!(err.contains("--continue-train"), "{err}");
 }
 
 #[test]
 fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     // 8 steps straight, versus 4 steps, stop, resume in the middle of epoch 2, 4 more. The pool and instance
     // features are on so that every piece of saved state matters.
     let extra = ["--pool-size", "2", "--instance-feat", "--nef", "4", "--n-downsample-e", "2"];
@@ -143,10 +151,7 @@ fn missing_vgg_weights_and_bad_data_are_clear_errors() {
 
 #[test]
 fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     // G1 alone with 16 filters, then G1 + G2 with ngf 8 (its global part has 8·2 = 16 filters: the same layers).
     let mut g = args(&data, &ckpt, "global", &[]);
     g.ngf = 16;
@@ -173,10 +178,7 @@ fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
 
 #[test]
 fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     // A global run with 16 filters, then two enhancers with ngf 4 on top (G1 has 4·2² = 16 filters).
     let mut g = args(&data, &ckpt, "global", &["--instance-feat"]);
     g.ngf = 16;
@@ -209,20 +211,15 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
     let (e_end, e_pre) = (read(&ckpt.join("enh"), "E"), read(&pre, "E"));
     assert!(e_end.iter().any(|(k, t)| *t != e_pre[k]), "E trains");
     // Without a run to take G1 from, or on a global generator, it is refused.
-    let err = run(&args(&data, &ckpt, "bad", &["--net-g", "local", "--freeze-global"])).unwrap_err().to_string();
+    let err = refused(&data, &ckpt, "bad", &["--net-g", "local", "--freeze-global"]);
     assert!(err.contains("--freeze-global"), "{err}");
-    let err = run(&args(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-global"]))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-global"]);
     assert!(err.contains("--net-g local"), "{err}");
 }
 
 #[test]
 fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     let mut g = args(&data, &ckpt, "global", &["--instance-feat", "--n-downsample-e", "2"]);
     g.max_steps = Some(2);
     run(&g).unwrap();
@@ -246,20 +243,15 @@ fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_mode
     let opts = std::fs::read_to_string(dir.join("train_options.json")).unwrap();
     assert!(opts.contains("\"freeze_encoder\": true"), "{opts}");
     // Without a run to take E from, or without an encoder, it is refused.
-    let err = run(&args(&data, &ckpt, "bad", &["--instance-feat", "--freeze-encoder"])).unwrap_err().to_string();
+    let err = refused(&data, &ckpt, "bad", &["--instance-feat", "--freeze-encoder"]);
     assert!(err.contains("--freeze-encoder"), "{err}");
-    let err = run(&args(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-encoder"]))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-encoder"]);
     assert!(err.contains("--instance-feat"), "{err}");
 }
 
 #[test]
 fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    write_dataset(&data);
-    let ckpt = tmp.path().join("ckpt");
+    let (_tmp, data, ckpt) = setup();
     let feat = ["--instance-feat"];
     for (name, seed) in [("a", 1u64), ("b", 2)] {
         let mut a = args(&data, &ckpt, name, &feat);
@@ -296,6 +288,6 @@ fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
     }
     let fresh_e = read(&ckpt.join("fresh"), "E");
     assert!(!same(&fresh_e, &read(&pa, "E")) && !same(&fresh_e, &read(&pb, "E")), "E starts from its initialisation");
-    let err = run(&args(&data, &ckpt, "bad", &["--load-pretrain", "/no/such/run"])).unwrap_err().to_string();
+    let err = refused(&data, &ckpt, "bad", &["--load-pretrain", "/no/such/run"]);
     assert!(err.contains("/no/such/run"), "{err}");
 }
