@@ -94,15 +94,16 @@ mod tests {
             .reshape([1, 1, 1, 8])
             .expand([1, 1, 8, 8], false)
             .contiguous();
+        let ids_big = up2(&ids_small.to_kind(Kind::Float)).to_kind(Kind::Int64);
         let (_vs1, at_full) = encoder(1);
         let (_vs2, shrinking) = encoder(2);
         let want = up2(&at_full.forward(&small, &ids_small));
-        let got = shrinking.forward(&up2(&small), &up2(&ids_small.to_kind(Kind::Float)).to_kind(Kind::Int64));
+        let got = shrinking.forward(&up2(&small), &ids_big);
         assert_eq!(got.size(), [1, 3, 16, 16]);
         let diff = (&got - &want).abs().max().double_value(&[]);
         assert!(diff < 1e-5, "features differ by {diff}");
         // Without the shrinking, E on the big photo sees other detail and gives other features.
-        let full = at_full.forward(&up2(&small), &up2(&ids_small.to_kind(Kind::Float)).to_kind(Kind::Int64));
+        let full = at_full.forward(&up2(&small), &ids_big);
         assert!((&full - &want).abs().max().double_value(&[]) > 1e-3);
     }
 

@@ -72,6 +72,22 @@ pub struct Freeze {
     pub encoder: bool,
 }
 
+/// The variables of `vs` that `train` accepts, by name and sorted, as `<net>.<name>`; every variable is marked as
+/// needing a gradient or not accordingly.
+fn trainable(vs: &nn::VarStore, net: &str, train: impl Fn(&str) -> bool) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (name, mut t) in vars {
+        let on = train(&name);
+        let _ = t.requires_grad_(on);
+        if on {
+            out.push((format!("{net}.{name}"), t));
+        }
+    }
+    out
+}
+
 pub struct Nets {
     pub cfg: ModelConfig,
     pub vs_g: nn::VarStore,
@@ -144,31 +160,17 @@ impl Nets {
     pub fn g_params(&self, freeze: Freeze) -> Vec<(String, Tensor)> {
         let prefix = format!("model{}", self.cfg.n_local_enhancers);
         let local = self.cfg.net_g == NetG::Local;
-        let mut out: Vec<(String, Tensor)> = Vec::new();
-        let mut vars: Vec<(String, Tensor)> = self.vs_g.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, mut t) in vars {
-            let train = if !local {
+        let mut out = trainable(&self.vs_g, "G", |name| {
+            if !local {
                 true
             } else if freeze.fix_global {
                 name.starts_with(&prefix)
             } else {
                 !(freeze.global && name.starts_with("model."))
-            };
-            let _ = t.requires_grad_(train);
-            if train {
-                out.push((format!("G.{name}"), t));
             }
-        }
+        });
         if let Some(vs) = &self.vs_e {
-            let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-            vars.sort_by(|a, b| a.0.cmp(&b.0));
-            for (n, mut t) in vars {
-                let _ = t.requires_grad_(!freeze.encoder);
-                if !freeze.encoder {
-                    out.push((format!("E.{n}"), t));
-                }
-            }
+            out.extend(trainable(vs, "E", |_| !freeze.encoder));
         }
         out
     }
