@@ -121,7 +121,7 @@ fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Devi
     let input = Tensor::zeros([b, cfg.g_input_nc(), h, w], (Kind::Float, device));
     let _ = input.narrow(1, 0, 1).fill_(1.0);
     let image = Tensor::rand([b, 3, h, w], (Kind::Float, device)) * 2.0 - 1.0;
-    let x = StepInput { input, pool_ids: Tensor::zeros([b, 1, h, w], (Kind::Int64, device)), image };
+    let x = StepInput { input, pool_ids: Tensor::zeros([b, 1, h, w], (Kind::Int64, device)), image, whole: None };
     let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };
     let mut times = Vec::new();
     for i in 0..args.warmup + args.iters {

@@ -376,6 +376,43 @@ fn crops_and_flips_keep_label_instances_and_photo_aligned() {
 }
 
 #[test]
+fn whole_frames_hold_each_crop_at_its_corner() {
+    let dir = tempfile::tempdir().unwrap();
+    folders_set(dir.path(), &["a", "b", "c", "d"]);
+    let ds = Arc::new(open(dir.path()).unwrap());
+    let crop =
+        |fine| TransformOpts { resize_or_crop: Mode::Crop, load_size: 24, fine_size: fine, ..Default::default() };
+    let l = Loader::new(ds.clone(), crop(8), 4, true, 3, 2, 2).unwrap().with_whole_frames(true);
+    let b = l.epoch(0).unwrap().next().unwrap().unwrap();
+    let whole = b.whole.as_ref().expect("8×8 crops of 24×12 maps lie inside them");
+    let (w, h, ww, wh) = (8usize, 8usize, W as usize, H as usize);
+    assert_eq!(whole.image.as_ref().unwrap().size(), [4, 3, wh as i64, ww as i64]);
+    let (label, inst, img): (Vec<i64>, Vec<i64>, Vec<f32>) =
+        (values(&b.label), values(b.inst.as_ref().unwrap()), values(b.image.as_ref().unwrap()));
+    let (wlabel, winst, wimg): (Vec<i64>, Vec<i64>, Vec<f32>) =
+        (values(&whole.label), values(whole.inst.as_ref().unwrap()), values(whole.image.as_ref().unwrap()));
+    let mut flipped = 0;
+    for (n, &(x0, y0)) in whole.corners.iter().enumerate() {
+        flipped += usize::from(winst[n * ww * wh] > winst[n * ww * wh + 1]);
+        for y in 0..h {
+            for x in 0..w {
+                let (c, f) = (n * w * h + y * w + x, n * ww * wh + (y0 + y) * ww + x0 + x);
+                assert_eq!((inst[c], label[c]), (winst[f], wlabel[f]), "item {n} at ({x}, {y})");
+                for ch in 0..3 {
+                    assert_eq!(img[(n * 3 + ch) * w * h + y * w + x], wimg[(n * 3 + ch) * ww * wh + f % (ww * wh)]);
+                }
+            }
+        }
+    }
+    // Whole frames are flipped with their crops; seed 3 flips some items and not others.
+    assert!((1..4).contains(&flipped), "{flipped} of 4 flipped");
+
+    // Not asked for, or crops past the border (zero fill, no whole-frame counterpart): none.
+    assert!(Loader::new(ds.clone(), crop(8), 4, true, 3, 2, 2).unwrap().batch(0, 0).unwrap().whole.is_none());
+    assert!(loader(dir.path(), 4, 3, 2).with_whole_frames(true).batch(0, 0).unwrap().whole.is_none());
+}
+
+#[test]
 fn batch_input_equals_the_single_sample_encoding() {
     let dir = tempfile::tempdir().unwrap();
     folders_set(dir.path(), &["a", "b", "c"]);

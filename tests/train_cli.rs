@@ -219,6 +219,7 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
 
 #[test]
 fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_model() {
+    // The frozen run trains on 32×32 crops of the 64×32 maps with E on the whole frames (--encoder-whole-frame).
     let (_tmp, data, ckpt) = setup();
     let mut g = args(&data, &ckpt, "global", &["--instance-feat", "--n-downsample-e", "2"]);
     g.max_steps = Some(2);
@@ -226,8 +227,10 @@ fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_mode
     let pre = ckpt.join("global");
     let extra = ["--instance-feat", "--n-downsample-e", "2", "--encoder-downsample", "2", "--freeze-encoder"];
     let mut extra: Vec<&str> = extra.to_vec();
+    extra.push("--encoder-whole-frame");
     extra.extend(["--load-pretrain", pre.to_str().unwrap()]);
     let mut f = args(&data, &ckpt, "frozen", &extra);
+    (f.resize_or_crop, f.fine_size) = (pix2pixhd::data::Mode::Crop, 32);
     f.max_steps = Some(3);
     run(&f).unwrap();
     let dir = ckpt.join("frozen");
@@ -241,12 +244,15 @@ fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_mode
     let cfg = pix2pixhd::model::ModelConfig::load(&dir.join("config.json")).unwrap();
     assert_eq!(cfg.encoder_downsample, 2);
     let opts = std::fs::read_to_string(dir.join("train_options.json")).unwrap();
-    assert!(opts.contains("\"freeze_encoder\": true"), "{opts}");
+    assert!(opts.contains("\"freeze_encoder\": true") && opts.contains("\"encoder_whole_frame\": true"), "{opts}");
     // Without a run to take E from, or without an encoder, it is refused.
     let err = refused(&data, &ckpt, "bad", &["--instance-feat", "--freeze-encoder"]);
     assert!(err.contains("--freeze-encoder"), "{err}");
     let err = refused(&data, &ckpt, "bad2", &["--load-pretrain", pre.to_str().unwrap(), "--freeze-encoder"]);
     assert!(err.contains("--instance-feat"), "{err}");
+    // Whole frames for E need an encoder and crops.
+    let err = refused(&data, &ckpt, "bad3", &["--instance-feat", "--encoder-whole-frame"]);
+    assert!(err.contains("--encoder-whole-frame") && err.contains("None"), "{err}");
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn two_scene_overfit_halves_the_l1_error() {
             let input = encode_input(maps, &cfg, None, Device::Cpu).unwrap();
             let pool_ids = Tensor::from_slice(&inst.iter().map(|&i| i as i64).collect::<Vec<_>>())
                 .reshape([1, 1, H as i64, W as i64]);
-            StepInput { input, pool_ids, image }
+            StepInput { input, pool_ids, image, whole: None }
         })
         .collect();
     let l1 = || -> f64 {
@@ -103,7 +103,7 @@ fn the_optional_l1_term_is_lambda_times_the_mean_absolute_error_and_off_by_defau
     let input = encode_input(maps, &cfg, None, Device::Cpu).unwrap();
     let pool_ids =
         Tensor::from_slice(&inst.iter().map(|&i| i as i64).collect::<Vec<_>>()).reshape([1, 1, H as i64, W as i64]);
-    let b = StepInput { input, pool_ids, image };
+    let b = StepInput { input, pool_ids, image, whole: None };
     let mut opt_g = Adam::new(nets.g_params(Freeze::default()), 2e-4, 0.5);
     let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
     let mut pool = ImagePool::new(0, 0);

@@ -11,7 +11,9 @@
 use super::dataset::{DataError, Dataset, Sample};
 use super::encode::{Maps, encode_labels};
 use super::rng::SplitMix64;
-use super::transform::{TransformOpts, get_params, transform_sample};
+use super::transform::{
+    Params, TransformError, TransformOpts, WholeSample, get_params, transform_sample, transform_sample_and_whole,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -31,6 +33,23 @@ pub struct Batch {
     pub image: Option<Tensor>,
     /// The samples' names (`Entry::name`), in batch order.
     pub names: Vec<String>,
+    /// With `Loader::with_whole_frames`: the whole frames the crops were cut from; `None` when the transform does
+    /// not crop or a crop reaches past its map's border.
+    pub whole: Option<WholeFrames>,
+}
+
+/// The whole frames of a batch of crops (resized and flipped as the crops were, not cropped), for an encoder that
+/// must see whole frames.
+#[derive(Debug)]
+pub struct WholeFrames {
+    /// Class ids [B, 1, H, W] int64.
+    pub label: Tensor,
+    /// Raw instance ids [B, 1, H, W] int64; `None` with no_instance.
+    pub inst: Option<Tensor>,
+    /// Photos [B, 3, H, W] float32 in [-1, 1].
+    pub image: Option<Tensor>,
+    /// Where each item's crop lies in its frame: (x, y) of the top-left corner.
+    pub corners: Vec<(usize, usize)>,
 }
 
 impl Batch {
@@ -43,7 +62,7 @@ impl Batch {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Shared {
     dataset: Arc<Dataset>,
     opts: TransformOpts,
@@ -52,6 +71,7 @@ struct Shared {
     seed: u64,
     n_workers: usize,
     prefetch: usize,
+    whole_frames: bool,
 }
 
 /// Splits a dataset into batches, one epoch at a time.
@@ -78,7 +98,16 @@ impl Loader {
         }
         opts.validate().map_err(|e| DataError::InvalidOption(e.to_string()))?;
         let n_workers = n_workers.max(1);
-        Ok(Self { shared: Arc::new(Shared { dataset, opts, batch_size, shuffle, seed, n_workers, prefetch }) })
+        let whole_frames = false;
+        let shared = Shared { dataset, opts, batch_size, shuffle, seed, n_workers, prefetch, whole_frames };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// Batches also carry the whole frames their crops were cut from (`Batch::whole`).
+    #[must_use]
+    pub fn with_whole_frames(mut self, on: bool) -> Self {
+        Arc::make_mut(&mut self.shared).whole_frames = on;
+        self
     }
 
     pub fn dataset(&self) -> &Dataset {
@@ -159,6 +188,40 @@ fn worker(
     }
 }
 
+/// Class ids, instance ids (when every sample has them) and photos (likewise) of same-size samples as tensors.
+fn map_tensors(samples: &[&Sample], w: usize, h: usize) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    let (bn, wi, hi) = (samples.len() as i64, w as i64, h as i64);
+    let labels: Vec<u8> = samples.iter().flat_map(|s| s.label.iter().copied()).collect();
+    let label = Tensor::from_slice(&labels).to_kind(Kind::Int64).reshape([bn, 1, hi, wi]);
+    let inst = if samples.iter().all(|s| s.inst.is_some()) {
+        let ids: Vec<i64> = samples.iter().flat_map(|s| s.inst.iter().flatten().map(|&v| i64::from(v))).collect();
+        Some(Tensor::from_slice(&ids).reshape([bn, 1, hi, wi]))
+    } else {
+        None
+    };
+    let image = if samples.iter().all(|s| s.image.is_some()) {
+        let rgb: Vec<u8> = samples.iter().flat_map(|s| s.image.iter().flatten().copied()).collect();
+        // torchvision's ToTensor then Normalize(0.5, 0.5), in its order of operations.
+        let t = Tensor::from_slice(&rgb).reshape([bn, hi, wi, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float);
+        Some(((t / 255.0 - 0.5) / 0.5).contiguous())
+    } else {
+        None
+    };
+    (label, inst, image)
+}
+
+/// The whole frames of a batch, when every item has one and they all have one size.
+fn whole_frames(wholes: &[Option<WholeSample>]) -> Option<WholeFrames> {
+    let wholes: Vec<&WholeSample> = wholes.iter().map(Option::as_ref).collect::<Option<_>>()?;
+    let (w, h) = (wholes.first()?.0.width, wholes.first()?.0.height);
+    if wholes.iter().any(|(s, _)| (s.width, s.height) != (w, h)) {
+        return None;
+    }
+    let samples: Vec<&Sample> = wholes.iter().map(|(s, _)| s).collect();
+    let (label, inst, image) = map_tensors(&samples, w, h);
+    Some(WholeFrames { label, inst, image, corners: wholes.iter().map(|(_, c)| *c).collect() })
+}
+
 impl Shared {
     fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
@@ -169,16 +232,38 @@ impl Shared {
     }
 
     fn sample(&self, epoch: u64, index: usize) -> Result<Sample, DataError> {
+        let (raw, params) = self.raw(epoch, index)?;
+        transform_sample(&raw, &self.opts, &params).map_err(|source| self.transform_error(index, source))
+    }
+
+    fn raw(&self, epoch: u64, index: usize) -> Result<(Sample, Params), DataError> {
         let raw = self.dataset.load(index)?;
         let mut rng = SplitMix64::derive(&[self.seed, epoch, index as u64]);
         let params = get_params(&self.opts, raw.width, raw.height, &mut rng);
-        transform_sample(&raw, &self.opts, &params)
-            .map_err(|source| DataError::Transform { file: self.dataset.entries()[index].label.clone(), source })
+        Ok((raw, params))
+    }
+
+    fn transform_error(&self, index: usize, source: TransformError) -> DataError {
+        DataError::Transform { file: self.dataset.entries()[index].label.clone(), source }
+    }
+
+    /// The sample, and with `whole_frames` the whole frame its crop was cut from.
+    fn sample_and_whole(&self, epoch: u64, index: usize) -> Result<(Sample, Option<WholeSample>), DataError> {
+        if !self.whole_frames {
+            return Ok((self.sample(epoch, index)?, None));
+        }
+        let (raw, params) = self.raw(epoch, index)?;
+        transform_sample_and_whole(&raw, &self.opts, &params).map_err(|source| self.transform_error(index, source))
     }
 
     fn batch(&self, epoch: u64, order: &[usize], b: usize) -> Result<Batch, DataError> {
         let indices = &order[b * self.batch_size..((b + 1) * self.batch_size).min(order.len())];
-        let samples = indices.iter().map(|&i| self.sample(epoch, i)).collect::<Result<Vec<_>, _>>()?;
+        let (samples, wholes): (Vec<Sample>, Vec<Option<WholeSample>>) = indices
+            .iter()
+            .map(|&i| self.sample_and_whole(epoch, i))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         let entries = self.dataset.entries();
         let first = &samples[0];
         let (w, h) = (first.width, first.height);
@@ -197,25 +282,10 @@ impl Shared {
             samples.iter().map(|s| Maps { width: w, height: h, label: &s.label, inst: s.inst.as_deref() }).collect();
         let input = encode_labels(&maps, opts.label_nc, opts.no_instance, Device::Cpu)
             .map_err(|source| DataError::Encode { file: entries[indices[0]].label.clone(), source })?;
-        let (bn, wi, hi) = (samples.len() as i64, w as i64, h as i64);
-        let labels: Vec<u8> = samples.iter().flat_map(|s| s.label.iter().copied()).collect();
-        let label = Tensor::from_slice(&labels).to_kind(Kind::Int64).reshape([bn, 1, hi, wi]);
-        let inst = if samples.iter().all(|s| s.inst.is_some()) {
-            let ids: Vec<i64> = samples.iter().flat_map(|s| s.inst.iter().flatten().map(|&v| i64::from(v))).collect();
-            Some(Tensor::from_slice(&ids).reshape([bn, 1, hi, wi]))
-        } else {
-            None
-        };
-        let image = if samples.iter().all(|s| s.image.is_some()) {
-            let rgb: Vec<u8> = samples.iter().flat_map(|s| s.image.iter().flatten().copied()).collect();
-            // torchvision's ToTensor then Normalize(0.5, 0.5), in its order of operations.
-            let t = Tensor::from_slice(&rgb).reshape([bn, hi, wi, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float);
-            Some(((t / 255.0 - 0.5) / 0.5).contiguous())
-        } else {
-            None
-        };
+        let (label, inst, image) = map_tensors(&samples.iter().collect::<Vec<_>>(), w, h);
+        let whole = whole_frames(&wholes);
         let names = samples.into_iter().map(|s| s.name).collect();
-        Ok(Batch { input, label, inst, image, names })
+        Ok(Batch { input, label, inst, image, names, whole })
     }
 }
 

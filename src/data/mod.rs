@@ -9,5 +9,5 @@ pub mod synth;
 pub mod transform;
 
 pub use dataset::{DataError, Dataset, DatasetOpts, Entry, Layout, Sample};
-pub use loader::{Batch, Epoch, Loader};
+pub use loader::{Batch, Epoch, Loader, WholeFrames};
 pub use transform::{Mode, Params, TransformOpts};

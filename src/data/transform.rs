@@ -31,7 +31,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn crops(self) -> bool {
+    /// Whether the mode cuts a `fine_size` square out of the (resized) map.
+    pub fn crops(self) -> bool {
         matches!(self, Mode::ScaleWidthAndCrop | Mode::ResizeAndCrop | Mode::Crop)
     }
 }
@@ -210,6 +211,19 @@ fn flip<T: Copy>(v: &mut [T], w: usize, c: usize) {
 }
 
 impl Plan {
+    /// Applies the plan to the label map, instance map and photo of a sample.
+    pub fn apply(&self, sample: &Sample) -> Sample {
+        let (w, h) = (sample.width, sample.height);
+        Sample {
+            name: sample.name.clone(),
+            width: self.width,
+            height: self.height,
+            label: self.apply_nearest(&sample.label, w, h),
+            inst: sample.inst.as_ref().map(|m| self.apply_nearest(m, w, h)),
+            image: sample.image.as_ref().map(|m| self.apply_rgb(m, w, h)),
+        }
+    }
+
     /// Applies the plan to a one-value-per-pixel map (class or instance ids), NEAREST.
     pub fn apply_nearest<T: Copy + Default>(&self, src: &[T], w: usize, h: usize) -> Vec<T> {
         let (mut v, mut w, mut h) = (src.to_vec(), w, h);
@@ -251,18 +265,43 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The frame this plan's crop is cut from (resized and flipped like the crop, not cropped), and where the crop
+    /// lies in it: `(x, y)` of its top-left corner. `None` when the plan does not crop, or when its window reaches
+    /// past the map's border (that part of the crop is zero fill, which has no counterpart in the whole frame).
+    /// `width`×`height` is the size of the map the plan was made for.
+    pub fn whole_frame(&self, width: usize, height: usize) -> Option<(Plan, (usize, usize))> {
+        let (x, y, size) = self.crop?;
+        let (w, h) = self.resize.unwrap_or((width, height));
+        if x + size > w || y + size > h {
+            return None;
+        }
+        // The flip comes after the crop: the flipped crop is the window at the mirrored x of the flipped frame.
+        let x = if self.flip { w - x - size } else { x };
+        let whole = Plan { resize: self.resize, crop: None, round: None, flip: self.flip, width: w, height: h };
+        Some((whole, (x, y)))
+    }
+}
+
 /// The sample as the network sees it: the same plan applied to the label, instance map and photo.
 pub fn transform_sample(sample: &Sample, opts: &TransformOpts, params: &Params) -> Result<Sample, TransformError> {
     let p = plan(opts, params, sample.width, sample.height)?;
-    let (w, h) = (sample.width, sample.height);
-    Ok(Sample {
-        name: sample.name.clone(),
-        width: p.width,
-        height: p.height,
-        label: p.apply_nearest(&sample.label, w, h),
-        inst: sample.inst.as_ref().map(|m| p.apply_nearest(m, w, h)),
-        image: sample.image.as_ref().map(|m| p.apply_rgb(m, w, h)),
-    })
+    Ok(p.apply(sample))
+}
+
+/// A whole frame (`Plan::whole_frame`) and the corner (x, y) of its crop in it.
+pub type WholeSample = (Sample, (usize, usize));
+
+/// `transform_sample`, and with it the whole frame its crop was cut from and the crop's corner in that frame
+/// (`Plan::whole_frame`); `None` for the second when there is no such frame.
+pub fn transform_sample_and_whole(
+    sample: &Sample,
+    opts: &TransformOpts,
+    params: &Params,
+) -> Result<(Sample, Option<WholeSample>), TransformError> {
+    let p = plan(opts, params, sample.width, sample.height)?;
+    let whole = p.whole_frame(sample.width, sample.height).map(|(wp, corner)| (wp.apply(sample), corner));
+    Ok((p.apply(sample), whole))
 }
 
 #[cfg(test)]
@@ -307,6 +346,35 @@ mod tests {
                 assert_eq!((image[3 * i] as usize, image[3 * i + 1] as usize), (sx, sy), "photo at ({x}, {y})");
             }
         }
+    }
+
+    #[test]
+    fn the_whole_frame_holds_the_crop_at_its_corner_with_and_without_flip() {
+        let s = coordinate_sample(20, 12);
+        for (mode, load) in [(Mode::Crop, 64), (Mode::ScaleWidthAndCrop, 30)] {
+            for flip in [false, true] {
+                let params = Params { crop_x: 5, crop_y: 3, flip };
+                let (crop, whole) = transform_sample_and_whole(&s, &opts(mode, load, 8), &params).unwrap();
+                let (whole, (x0, y0)) = whole.expect("a crop inside the map has a whole frame");
+                assert_eq!((whole.width, whole.height), if load == 30 { (30, 18) } else { (20, 12) });
+                let (wi, ci) = (whole.inst.unwrap(), crop.inst.unwrap());
+                let (wim, cim) = (whole.image.unwrap(), crop.image.unwrap());
+                for y in 0..8 {
+                    for x in 0..8 {
+                        let (c, w) = (y * 8 + x, (y0 + y) * whole.width + x0 + x);
+                        assert_eq!(ci[c], wi[w], "{mode:?} flip {flip}: instance at ({x}, {y})");
+                        assert_eq!(crop.label[c], whole.label[w], "{mode:?} flip {flip}: label at ({x}, {y})");
+                        assert_eq!(cim[3 * c..3 * c + 3], wim[3 * w..3 * w + 3], "{mode:?} flip {flip}: photo");
+                    }
+                }
+            }
+        }
+        // No crop, or a window past the border (zero fill): no whole frame.
+        let p = Params { crop_x: 0, crop_y: 0, flip: false };
+        assert!(transform_sample_and_whole(&s, &opts(Mode::None, 1, 1), &p).unwrap().1.is_none());
+        let past = Params { crop_x: 2, crop_y: 0, flip: false };
+        let wide = coordinate_sample(12, 4);
+        assert!(transform_sample_and_whole(&wide, &opts(Mode::Crop, 1, 6), &past).unwrap().1.is_none());
     }
 
     #[test]

@@ -27,6 +27,20 @@ pub struct StepInput {
     pub pool_ids: Tensor,
     /// The real photo in [-1, 1], [B, 3, H, W].
     pub image: Tensor,
+    /// `--encoder-whole-frame`: E runs on these whole frames instead of on `image`, and G gets the crop's part of
+    /// the pooled features (objects cut by the crop keep the features of the whole object).
+    pub whole: Option<WholeInput>,
+}
+
+/// The whole frames the crops of a `StepInput` were cut from.
+#[derive(Debug)]
+pub struct WholeInput {
+    /// [B, 3, H', W'] in [-1, 1].
+    pub image: Tensor,
+    /// The ids E pools over, [B, 1, H', W'].
+    pub pool_ids: Tensor,
+    /// (x, y) of each item's crop in its frame.
+    pub corners: Vec<(i64, i64)>,
 }
 
 /// The loss values of one step, as the reference logs them.
@@ -117,9 +131,19 @@ impl Nets {
         })
     }
 
-    /// The features G gets for this batch: E's instance-pooled output on the real photo.
+    /// The features G gets for this batch: E's instance-pooled output on the real photo, or the crop's part of
+    /// it on the whole frame (`StepInput::whole`).
     pub fn features(&self, x: &StepInput) -> Option<Tensor> {
-        self.e.as_ref().map(|e| e.forward(&x.image, &x.pool_ids))
+        let e = self.e.as_ref()?;
+        let Some(whole) = &x.whole else {
+            return Some(e.forward(&x.image, &x.pool_ids));
+        };
+        let (_, _, h, w) = x.image.size4().expect("images must be [B, C, H, W]");
+        let f = e.forward(&whole.image, &whole.pool_ids);
+        let crops: Vec<Tensor> = (whole.corners.iter().enumerate())
+            .map(|(i, &(x0, y0))| f.get(i as i64).narrow(1, y0, h).narrow(2, x0, w))
+            .collect();
+        Some(Tensor::stack(&crops, 0))
     }
 
     /// G(input [+ features]).
@@ -344,5 +368,34 @@ mod tests {
         let all = nets.g_params(Freeze::default());
         assert!(all.iter().any(|(n, _)| n.starts_with("E.")));
         assert!(nets.vs_e.as_ref().unwrap().variables().values().all(Tensor::requires_grad));
+    }
+
+    #[test]
+    fn with_whole_frames_g_gets_the_crops_part_of_the_features_of_the_whole_frame() {
+        let cfg =
+            ModelConfig { label_nc: 4, ngf: 4, instance_feat: true, nef: 4, n_downsample_e: 2, ..Default::default() };
+        let nets = Nets::new(&cfg, Device::Cpu, 0);
+        let frames = crate::model::with_seed(1, || Tensor::rand([2, 3, 16, 24], (Kind::Float, Device::Cpu)) * 2 - 1);
+        // Two instances split at x = 12; the 8×8 crops cut both.
+        let ids =
+            Tensor::arange(24, (Kind::Int64, Device::Cpu)).ge(12).to_kind(Kind::Int64).expand([2, 1, 16, 24], true);
+        let corners = [(6i64, 4i64), (10, 8)];
+        let cut = |t: &Tensor, i: usize| t.get(i as i64).narrow(1, corners[i].1, 8).narrow(2, corners[i].0, 8);
+        let crops = |t: &Tensor| Tensor::stack(&[cut(t, 0), cut(t, 1)], 0);
+        let x = StepInput {
+            input: Tensor::zeros([2, 5, 8, 8], (Kind::Float, Device::Cpu)),
+            pool_ids: crops(&ids),
+            image: crops(&frames),
+            whole: None,
+        };
+        let on_crops = nets.features(&x).unwrap();
+        let whole =
+            WholeInput { image: frames.shallow_clone(), pool_ids: ids.shallow_clone(), corners: corners.to_vec() };
+        let x = StepInput { whole: Some(whole), ..x };
+        let got = nets.features(&x).unwrap();
+        let expected = crops(&nets.e.as_ref().unwrap().forward(&frames, &ids));
+        assert_eq!(got.size(), [2, 3, 8, 8]);
+        assert!(got.allclose(&expected, 1e-6, 1e-6, false));
+        assert!(!got.allclose(&on_crops, 1e-3, 1e-3, false), "E on the crops sees other pixels and other norms");
     }
 }

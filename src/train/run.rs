@@ -12,7 +12,7 @@
 //! everything does, with a fresh Adam.
 
 use super::adam::Adam;
-use super::nets::{Freeze, LossOptions, LossScaler, Losses, Nets, StepInput, train_step};
+use super::nets::{Freeze, LossOptions, LossScaler, Losses, Nets, StepInput, WholeInput, train_step};
 use super::pool::ImagePool;
 use super::report::{self, LogLine};
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
@@ -179,6 +179,13 @@ pub struct TrainArgs {
     /// exactly what they learnt at a lower resolution, so the styles (clusters of E's features) keep their colours.
     #[arg(long)]
     pub freeze_encoder: bool,
+    /// Not in the reference: with a cropping --resize-or-crop, E sees the whole frame each crop was cut from
+    /// (resized and flipped like the crop), and G gets the crop's part of its per-instance features: objects cut by
+    /// the crop keep the features of the whole object, and E's instance norm sees a whole frame, as at render time
+    /// (E, clusters and the editor always look at whole frames). For enhancers trained on crops over an E that
+    /// learnt on whole frames (--freeze-encoder). Crops reaching past a map's border fall back to E on the crop.
+    #[arg(long)]
+    pub encoder_whole_frame: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
     #[arg(long)]
     pub continue_train: bool,
@@ -247,6 +254,8 @@ pub struct TrainOptions {
     pub freeze_global: bool,
     #[serde(default)]
     pub freeze_encoder: bool,
+    #[serde(default)]
+    pub encoder_whole_frame: bool,
     pub display_freq: u64,
     pub print_freq: u64,
     pub save_latest_freq: u64,
@@ -325,6 +334,7 @@ impl TrainArgs {
             fresh_encoder: self.fresh_encoder,
             freeze_global: self.freeze_global,
             freeze_encoder: self.freeze_encoder,
+            encoder_whole_frame: self.encoder_whole_frame,
             display_freq: self.display_freq.max(1),
             print_freq: self.print_freq.max(1),
             save_latest_freq: self.save_latest_freq.max(1),
@@ -438,10 +448,19 @@ fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Devi
     } else {
         b.inst.as_ref().map_or_else(|| b.label.shallow_clone(), Tensor::shallow_clone)
     };
+    let whole = match &b.whole {
+        Some(w) if cfg.use_features() => Some(WholeInput {
+            image: w.image.as_ref().context("training needs photos, and this batch has none")?.to_device(device),
+            pool_ids: if cfg.label_feat { &w.label } else { w.inst.as_ref().unwrap_or(&w.label) }.to_device(device),
+            corners: w.corners.iter().map(|&(x, y)| (x as i64, y as i64)).collect(),
+        }),
+        _ => None,
+    };
     Ok(StepInput {
         input: b.input.to_device(device),
         pool_ids: pool_ids.to_device(device),
         image: image.to_device(device),
+        whole,
     })
 }
 
@@ -470,6 +489,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if opts.freeze_encoder && (!cfg.use_features() || opts.load_pretrain.is_empty() || opts.fresh_encoder) {
         bail!("--freeze-encoder needs --instance-feat (or --label-feat) and a --load-pretrain run to take E from");
+    }
+    if opts.encoder_whole_frame && (!cfg.use_features() || !opts.transform.resize_or_crop.crops()) {
+        bail!(
+            "--encoder-whole-frame needs --instance-feat (or --label-feat) and a cropping --resize-or-crop (crop, \
+             scale_width_and_crop or resize_and_crop); got {:?}",
+            opts.transform.resize_or_crop
+        );
     }
     if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
         bail!("--amp {:?} needs a CUDA device", opts.amp);
@@ -505,7 +531,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         opts.seed,
         args.n_threads,
         4,
-    )?;
+    )?
+    .with_whole_frames(opts.encoder_whole_frame);
     let batches = loader.len();
 
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
