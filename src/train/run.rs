@@ -441,25 +441,28 @@ impl Run {
     }
 }
 
+/// The ids E pools over: the class map with label_feat, else the instance map (the class map without one).
+fn pool_ids<'a>(label: &'a Tensor, inst: Option<&'a Tensor>, cfg: &ModelConfig) -> &'a Tensor {
+    if cfg.label_feat { label } else { inst.unwrap_or(label) }
+}
+
+fn photos(image: Option<&Tensor>, device: Device) -> Result<Tensor> {
+    Ok(image.context("training needs photos, and this batch has none")?.to_device(device))
+}
+
 fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Device) -> Result<StepInput> {
-    let image = b.image.as_ref().context("training needs photos, and this batch has none")?;
-    let pool_ids = if cfg.label_feat {
-        b.label.shallow_clone()
-    } else {
-        b.inst.as_ref().map_or_else(|| b.label.shallow_clone(), Tensor::shallow_clone)
-    };
     let whole = match &b.whole {
         Some(w) if cfg.use_features() => Some(WholeInput {
-            image: w.image.as_ref().context("training needs photos, and this batch has none")?.to_device(device),
-            pool_ids: if cfg.label_feat { &w.label } else { w.inst.as_ref().unwrap_or(&w.label) }.to_device(device),
+            image: photos(w.image.as_ref(), device)?,
+            pool_ids: pool_ids(&w.label, w.inst.as_ref(), cfg).to_device(device),
             corners: w.corners.iter().map(|&(x, y)| (x as i64, y as i64)).collect(),
         }),
         _ => None,
     };
     Ok(StepInput {
         input: b.input.to_device(device),
-        pool_ids: pool_ids.to_device(device),
-        image: image.to_device(device),
+        pool_ids: pool_ids(&b.label, b.inst.as_ref(), cfg).to_device(device),
+        image: photos(b.image.as_ref(), device)?,
         whole,
     })
 }
