@@ -263,9 +263,7 @@ impl Plan {
         }
         v
     }
-}
 
-impl Plan {
     /// The frame this plan's crop is cut from (resized and flipped like the crop, not cropped), and where the crop
     /// lies in it: `(x, y)` of its top-left corner. `None` when the plan does not crop, or when its window reaches
     /// past the map's border (that part of the crop is zero fill, which has no counterpart in the whole frame).
@@ -300,8 +298,21 @@ pub fn transform_sample_and_whole(
     params: &Params,
 ) -> Result<(Sample, Option<WholeSample>), TransformError> {
     let p = plan(opts, params, sample.width, sample.height)?;
-    let whole = p.whole_frame(sample.width, sample.height).map(|(wp, corner)| (wp.apply(sample), corner));
-    Ok((p.apply(sample), whole))
+    let Some((wp, (x, y))) = p.whole_frame(sample.width, sample.height) else {
+        return Ok((p.apply(sample), None));
+    };
+    // The crop is the frame's window: cut it out instead of resizing the sample a second time.
+    let whole = wp.apply(sample);
+    let (w, h, size) = (whole.width, whole.height, p.width);
+    let cut = Sample {
+        name: whole.name.clone(),
+        width: size,
+        height: size,
+        label: crop(&whole.label, w, h, 1, (x, y, size)),
+        inst: whole.inst.as_ref().map(|m| crop(m, w, h, 1, (x, y, size))),
+        image: whole.image.as_ref().map(|m| crop(m, w, h, 3, (x, y, size))),
+    };
+    Ok((cut, Some((whole, (x, y)))))
 }
 
 #[cfg(test)]
@@ -354,8 +365,12 @@ mod tests {
         for (mode, load) in [(Mode::Crop, 64), (Mode::ScaleWidthAndCrop, 30)] {
             for flip in [false, true] {
                 let params = Params { crop_x: 5, crop_y: 3, flip };
-                let (crop, whole) = transform_sample_and_whole(&s, &opts(mode, load, 8), &params).unwrap();
+                let o = opts(mode, load, 8);
+                let (cut, whole) = transform_sample_and_whole(&s, &o, &params).unwrap();
                 let (whole, (x0, y0)) = whole.expect("a crop inside the map has a whole frame");
+                // The crop as transform_sample makes it, without the whole frame: the two paths agree.
+                let crop = transform_sample(&s, &o, &params).unwrap();
+                assert_eq!((&cut.label, &cut.inst, &cut.image), (&crop.label, &crop.inst, &crop.image));
                 assert_eq!((whole.width, whole.height), if load == 30 { (30, 18) } else { (20, 12) });
                 let (wi, ci) = (whole.inst.unwrap(), crop.inst.unwrap());
                 let (wim, cim) = (whole.image.unwrap(), crop.image.unwrap());
