@@ -38,8 +38,10 @@ def widen(tensors, cfg, factor, gen):
     local = cfg["net_g"] == "local"
     out = {}
     for key in sorted(k for k in tensors if k.endswith(".weight")):
-        w, b = tensors[key], tensors[key[: -len("weight")] + "bias"]
+        stem = key[: -len("weight")]
+        w, b = tensors[key], tensors[stem + "bias"]
         # conv weights are (out, in, k, k), transposed-conv weights (in, out, k, k); the bias says which is which
+        # (pix2pixHD's transposed convs halve the channels, so they are never square)
         o = 0 if w.shape[0] == b.shape[0] else 1
         i = 1 - o
         out_hidden, in_hidden = w.shape[o] != n_out, w.shape[i] != n_in
@@ -64,7 +66,7 @@ def widen(tensors, cfg, factor, gen):
         # nothing flows from a new channel into an old one
         idx[o], idx[i] = slice(0, old_o), slice(old_i, new_i)
         nw[tuple(idx)] = 0
-        out[key], out[key[: -len("weight")] + "bias"] = nw.contiguous(), nb
+        out[key], out[stem + "bias"] = nw.contiguous(), nb
     missing = set(tensors) - set(out)
     assert not missing, f"tensors that are not conv weight/bias pairs: {sorted(missing)}"
     return out
