@@ -339,4 +339,10 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     assert!(per_mode[0] > 0 && per_mode.iter().all(|&n| n == per_mode[0]), "{r:?}");
     let (hit, n) = r.hits.values().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
     assert!((r.hit_rate - hit as f64 / n as f64).abs() < 1e-12);
+    // The real photo and the reconstruction are scored on the same test cars, once each.
+    assert_eq!(r.real_hits.1, per_mode[0], "{r:?}");
+    assert_eq!(r.reconstruction_hits.1, per_mode[0], "{r:?}");
+    assert!(r.reconstruction_hits.0 <= r.reconstruction_hits.1, "{r:?}");
+    // Synth paints every car in its mode's colour: most real cars are nearest to their own mode even at 128×64.
+    assert!(2 * r.real_hits.0 > r.real_hits.1, "{r:?}");
 }
