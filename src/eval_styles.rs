@@ -10,6 +10,9 @@
 //! is nearest to their own mode (the ceiling of the hit rate: windows, wheels and shading pull the mean), and the
 //! reconstruction hit rate, the same test with each scene rendered from the encoder run on its real photo (the
 //! features of the car itself, not a cluster centre).
+//!
+//! The hit rate is also broken down by car size relative to the frame, with bands whose top one holds the cars the
+//! styles test counted at 256×128 (200 pixels or more there, 12,800 at 2048×1024): small cars miss far more often.
 
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
@@ -90,6 +93,17 @@ pub struct StyleReport {
     pub real_hits: (usize, usize),
     /// Test cars rendered from their own encoded features whose mean colour is nearest to their own mode.
     pub reconstruction_hits: (usize, usize),
+    /// (hits, car renders) per size band of [`SIZE_BANDS`], smallest first; they add up to the hit rate's.
+    pub hits_by_size: [(usize, usize); 3],
+}
+
+/// Lower edges of the car size bands, as shares of the frame: 200 px at 256×128 is 1/163.84 (the styles test's
+/// smallest car), and 1/655.36 is a quarter of that (3,200 and 12,800 px at 2048×1024).
+pub const SIZE_BANDS: [f64; 3] = [0.0, 200.0 / (512.0 * 256.0), 200.0 / (256.0 * 128.0)];
+
+fn size_band(pixels: usize, frame: usize) -> usize {
+    let share = pixels as f64 / frame as f64;
+    SIZE_BANDS.iter().rposition(|&lo| share >= lo).unwrap_or(0)
 }
 
 pub fn run(args: &EvalStylesArgs) -> Result<()> {
@@ -172,6 +186,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
     let mut renders = BTreeMap::<usize, ModeRenders>::new();
     let (mut real_hits, mut rec_hits) = ((0usize, 0usize), (0usize, 0usize));
+    let mut by_size = [(0usize, 0usize); 3];
     let bar = ProgressBar::new((test.len() * (cluster_of_mode.len() + 1)) as u64);
     for i in 0..test.len() {
         let s = test.load(i)?;
@@ -192,7 +207,10 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
             spec.by_class.insert(car, StyleChoice::Cluster(cluster));
             let out = r.render(&s.label, inst, (s.width, s.height), &spec, None)?;
             for c in &cars {
-                renders.entry(mode).or_default().add(mean_colour(&out, inst, c.id));
+                let mean = mean_colour(&out, inst, c.id);
+                let band = &mut by_size[size_band(c.pixels as usize, s.width * s.height)];
+                *band = (band.0 + usize::from(nearest_mode(&CAR_MODES, mean) == Some(mode)), band.1 + 1);
+                renders.entry(mode).or_default().add(mean);
             }
             bar.inc(1);
         }
@@ -227,6 +245,14 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let hit_rate = if trials == 0 { 0.0 } else { hit as f64 / trials as f64 };
     println!("hit rate: {hit_rate:.3}");
     let share = |h: (usize, usize)| if h.1 == 0 { 0.0 } else { h.0 as f64 / h.1 as f64 };
+    let (a, b) = (1.0 / SIZE_BANDS[1], 1.0 / SIZE_BANDS[2]);
+    let names = [format!("below 1/{a:.0}"), format!("1/{a:.0} to 1/{b:.0}"), format!("1/{b:.0} or more")];
+    let bands: Vec<String> =
+        by_size.iter().zip(&names).map(|(&h, n)| format!("{n} {}/{} ({:.3})", h.0, h.1, share(h))).collect();
+    println!(
+        "hit rate by car size as a share of the frame (the last band: the cars the styles test counted at 256x128): {}",
+        bands.join(", ")
+    );
     println!(
         "test cars nearest to their own mode: in the real photo {}/{} ({:.3}), rendered from their own encoded \
          features {}/{} ({:.3})",
@@ -237,7 +263,15 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         rec_hits.1,
         share(rec_hits)
     );
-    Ok(StyleReport { train_cars: total, purity, hits, hit_rate, real_hits, reconstruction_hits: rec_hits })
+    Ok(StyleReport {
+        train_cars: total,
+        purity,
+        hits,
+        hit_rate,
+        real_hits,
+        reconstruction_hits: rec_hits,
+        hits_by_size: by_size,
+    })
 }
 
 /// The mean colour of the pixels of instance `id` in an RGB image (0..255 per channel; black for an empty instance).
@@ -251,4 +285,22 @@ fn mean_colour(rgb: &[u8], inst: &[u32], id: u32) -> [f32; 3] {
         n += 1;
     }
     sum.map(|v| if n == 0 { 0.0 } else { (v / n as f64) as f32 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_bands_split_at_the_styles_test_car_size() {
+        let frame = 2048 * 1024;
+        assert_eq!(size_band(200, frame), 0);
+        assert_eq!(size_band(3199, frame), 0);
+        assert_eq!(size_band(3200, frame), 1);
+        assert_eq!(size_band(12_799, frame), 1);
+        assert_eq!(size_band(12_800, frame), 2);
+        // At 256×128 the top band starts at the styles test's 200 pixels.
+        assert_eq!(size_band(199, 256 * 128), 1);
+        assert_eq!(size_band(200, 256 * 128), 2);
+    }
 }

@@ -343,6 +343,9 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     assert_eq!(r.real_hits.1, per_mode[0], "{r:?}");
     assert_eq!(r.reconstruction_hits.1, per_mode[0], "{r:?}");
     assert!(r.reconstruction_hits.0 <= r.reconstruction_hits.1, "{r:?}");
+    // The size bands split the same renders.
+    let bands = r.hits_by_size.iter().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
+    assert_eq!(bands, (hit, n), "{r:?}");
     // Synth paints every car in its mode's colour: most real cars are nearest to their own mode even at 128×64.
     assert!(2 * r.real_hits.0 > r.real_hits.1, "{r:?}");
 }
