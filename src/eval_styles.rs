@@ -67,12 +67,15 @@ struct ModeRenders {
 }
 
 impl ModeRenders {
-    fn add(&mut self, mean: [f32; 3]) {
+    /// Counts one render and returns the mode its mean colour is nearest to.
+    fn add(&mut self, mean: [f32; 3]) -> usize {
         self.n += 1;
         for (acc, v) in self.colour_sum.iter_mut().zip(mean) {
             *acc += f64::from(v);
         }
-        *self.landed.entry(nearest_mode(&CAR_MODES, mean).expect("modes")).or_default() += 1;
+        let nearest = nearest_mode(&CAR_MODES, mean).expect("modes");
+        *self.landed.entry(nearest).or_default() += 1;
+        nearest
     }
 
     fn hits(&self, mode: usize) -> usize {
@@ -207,10 +210,9 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
             spec.by_class.insert(car, StyleChoice::Cluster(cluster));
             let out = r.render(&s.label, inst, (s.width, s.height), &spec, None)?;
             for c in &cars {
-                let mean = mean_colour(&out, inst, c.id);
+                let landed = renders.entry(mode).or_default().add(mean_colour(&out, inst, c.id));
                 let band = &mut by_size[size_band(c.pixels as usize, s.width * s.height)];
-                *band = (band.0 + usize::from(nearest_mode(&CAR_MODES, mean) == Some(mode)), band.1 + 1);
-                renders.entry(mode).or_default().add(mean);
+                *band = (band.0 + usize::from(landed == mode), band.1 + 1);
             }
             bar.inc(1);
         }
