@@ -244,9 +244,9 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     if !missing.is_empty() {
         println!("  modes with no cluster of their own: {}", missing.join(", "));
     }
-    let hit_rate = if trials == 0 { 0.0 } else { hit as f64 / trials as f64 };
-    println!("hit rate: {hit_rate:.3}");
     let share = |h: (usize, usize)| if h.1 == 0 { 0.0 } else { h.0 as f64 / h.1 as f64 };
+    let hit_rate = share((hit, trials));
+    println!("hit rate: {hit_rate:.3}");
     let (a, b) = (1.0 / SIZE_BANDS[1], 1.0 / SIZE_BANDS[2]);
     let names = [format!("below 1/{a:.0}"), format!("1/{a:.0} to 1/{b:.0}"), format!("1/{b:.0} or more")];
     let bands: Vec<String> =
