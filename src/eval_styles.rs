@@ -16,7 +16,7 @@
 
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
-use crate::data::synth::{CAR_MODES, SceneMeta, nearest_mode};
+use crate::data::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
 use crate::features::{MIN_REGION_FRACTION, StyleChoice, StyleSpec};
 use crate::labels::id;
 use crate::model::runtime::{Precision, pick_device};
@@ -43,12 +43,6 @@ pub struct EvalStylesArgs {
     pub min_pixels: usize,
     #[arg(long, default_value = "auto")]
     pub device: String,
-}
-
-fn meta(root: &Path, phase: &str, name: &str) -> Result<SceneMeta> {
-    let p = root.join(format!("{phase}_meta")).join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a synth sidecar", p.display()))
 }
 
 fn open(root: &Path, phase: &str, max: Option<usize>, cfg: &crate::model::ModelConfig) -> Result<Dataset> {

@@ -120,12 +120,17 @@ pub struct SynthConfig {
     pub width: u32,
     pub height: u32,
     pub seed: u64,
+    /// 0: the data set's own textures. Any other value re-draws the fine texture of every scene (sensor noise,
+    /// clouds, asphalt grain, setts, slabs, bricks, grass, wall stains, which windows are dark or lit, leaves) from
+    /// another stream, keeping everything else: layout, label and instance maps, every region's mode and colour, the
+    /// lighting and the window grids. The same streets with other textures: what no label map can predict.
+    pub texture_seed: u64,
 }
 
 impl Default for SynthConfig {
     /// Cityscapes' own resolution.
     fn default() -> Self {
-        SynthConfig { width: 2048, height: 1024, seed: 0 }
+        SynthConfig { width: 2048, height: 1024, seed: 0, texture_seed: 0 }
     }
 }
 
@@ -178,6 +183,21 @@ pub struct SceneMeta {
     pub stuff: Vec<StuffMeta>,
     /// One entry per instance present, in id order.
     pub instances: Vec<InstanceMeta>,
+    /// [`SynthConfig::texture_seed`]; absent (0) in data sets drawn with their own textures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub texture_seed: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Reads the sidecar `<root>/<phase>_meta/<name>.json` of a data set written by `pix2pixhd synth`.
+pub fn read_sidecar(root: &Path, phase: &str, name: &str) -> anyhow::Result<SceneMeta> {
+    use anyhow::Context;
+    let p = root.join(format!("{phase}_meta")).join(format!("{name}.json"));
+    let text = fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a synth sidecar", p.display()))
 }
 
 /// One generated scene; all maps are row-major, `width * height` pixels.
@@ -253,7 +273,9 @@ pub fn generate_scene(cfg: &SynthConfig, index: u64) -> Scene {
     assert!(cfg.validate().is_ok(), "scene size {}x{} out of range", cfg.width, cfg.height);
     let (w, h) = (cfg.width as usize, cfg.height as usize);
     let mut rng = Pcg64::seed_from_u64(scene_seed(cfg.seed, index));
-    let lay = sample_layout(&mut rng, w, h);
+    let mut lay = sample_layout(&mut rng, w, h);
+    // Drawn after the layout, from its own stream, so that it changes no other random draw.
+    lay.look.tex = if cfg.texture_seed == 0 { 0 } else { (scene_seed(cfg.texture_seed, index) >> 32) as u32 | 1 };
 
     let mut cv = Canvas::new(w, h);
     draw_sky(&mut cv, &lay);
@@ -360,7 +382,7 @@ fn finish(cv: Canvas, lay: &Layout, cfg: &SynthConfig, index: u64) -> Scene {
 
     // Sensor noise: a shared luminance part and a smaller per-channel part, zero-mean so region means keep their
     // nominal colours.
-    let salt = lay.look.salt ^ 0x5EED;
+    let salt = lay.look.salt ^ 0x5EED ^ lay.look.tex;
     let mut rgb = Vec::with_capacity(w * h * 3);
     for j in 0..h {
         for i in 0..w {
@@ -380,7 +402,15 @@ fn finish(cv: Canvas, lay: &Layout, cfg: &SynthConfig, index: u64) -> Scene {
         label: cv.label,
         inst,
         rgb,
-        meta: SceneMeta { index, seed: cfg.seed, width: cfg.width, height: cfg.height, stuff, instances },
+        meta: SceneMeta {
+            index,
+            seed: cfg.seed,
+            width: cfg.width,
+            height: cfg.height,
+            stuff,
+            instances,
+            texture_seed: cfg.texture_seed,
+        },
     }
 }
 
@@ -438,6 +468,9 @@ struct Look {
     haze: Rgb,
     haze_dist: f32,
     salt: u32,
+    /// XOR-ed into the salt of every texture (never into one that shapes a region): 0 for the data set's own
+    /// textures, see [`SynthConfig::texture_seed`].
+    tex: u32,
 }
 
 impl Look {
@@ -661,6 +694,7 @@ fn sample_layout(rng: &mut Pcg64, w: usize, h: usize) -> Layout {
         haze: if sunny { [178.0, 204.0, 230.0] } else { [206.0, 208.0, 212.0] },
         haze_dist: if sunny { 420.0 } else { 240.0 },
         salt: rng.random(),
+        tex: 0,
     };
     let sign_shape = [SignShape::Square, SignShape::Disc, SignShape::Diamond][look.sign];
 
@@ -1019,7 +1053,7 @@ fn draw_sky(cv: &mut Canvas, lay: &Layout) {
     let look = &lay.look;
     let hf = cv.h as f32;
     let hor = lay.cam.hor.max(1.0);
-    let salt = look.salt ^ 0x51;
+    let salt = look.salt ^ 0x51 ^ look.tex;
     let (top, low) = if look.clear() {
         ([55.0, 110.0, 198.0], [172.0, 202.0, 232.0])
     } else {
@@ -1075,7 +1109,7 @@ fn tiles(u: f32, v: f32, (su, sv): (f32, f32), joint: f32, stagger: bool, salt: 
 fn ground_at(lay: &Layout, x: f32, z: f32, fp: f32) -> (u8, Rgb) {
     let st = &lay.street;
     let look = &lay.look;
-    let salt = look.salt;
+    let salt = look.salt ^ look.tex;
     if x >= st.road[0] && x <= st.road[1] {
         let base = rgb(ROAD_MODES[look.road].rgb);
         let mut c = if look.road == 0 {
@@ -1157,8 +1191,9 @@ fn facade_color(
     fp: f32,
     light: f32,
 ) -> Rgb {
-    let n = vnoise(u * 0.45, yw * 0.45, st.salt);
-    let streak = vnoise(u * 1.7, yw * 0.15, st.salt ^ 3);
+    let salt = st.salt ^ look.tex;
+    let n = vnoise(u * 0.45, yw * 0.45, salt);
+    let streak = vnoise(u * 1.7, yw * 0.15, salt ^ 3);
     let mut wall = scale(st.tint, 0.9 + 0.14 * n + 0.06 * (streak - 0.5) * detail(fp, 0.4));
     // Darker at street level (grime, shadow), a cornice band at the top.
     wall = scale(wall, 0.84 + 0.16 * smoothstep(0.0, 3.0, yw));
@@ -1195,7 +1230,7 @@ fn facade_color(
     let in_grid = col >= 0.0 && col < n_bays && under_roof;
     let du = (fu - bay_w / 2.0).abs() - win_w / 2.0;
     let dv = (v - (v0 + win_h / 2.0)).abs() - win_h / 2.0;
-    let r = h01(col as i32 as u32, floor as i32 as u32, st.salt ^ 7);
+    let r = h01(col as i32 as u32, floor as i32 as u32, salt ^ 7);
     let lit = !look.clear() && r > 0.93;
     let glass = if lit { [210.0, 185.0, 125.0] } else { mix(glass_base, [30.0, 32.0, 38.0], 0.55 * r) };
     let pattern = if in_grid && du < 0.0 && dv < 0.0 {
@@ -1279,7 +1314,7 @@ fn draw_tree(cv: &mut Canvas, lay: &Layout, t: &Tree) {
             let d = ((dx / rx).powi(2) + ((yw - cy) / ry).powi(2)).sqrt();
             let edge = 0.78 + 0.42 * fbm(dx * 1.3, yw * 1.3, t.salt);
             let c = if d < edge {
-                let leaf = fbm(dx * 4.0, yw * 4.0, t.salt ^ 9) - 0.5;
+                let leaf = fbm(dx * 4.0, yw * 4.0, t.salt ^ 9 ^ look.tex) - 0.5;
                 let k = 0.72 + 0.5 * leaf * detail(fp, 0.25) + 0.22 * ((yw - cy) / ry).clamp(-1.0, 1.0) - 0.12 * d;
                 scale(base, k)
             } else if dx.abs() < t.trunk_r * (1.0 + 0.4 * (1.0 - yw / cy).max(0.0)) && yw < cy {
@@ -1311,7 +1346,7 @@ fn draw_hedge(cv: &mut Canvas, lay: &Layout, hd: &Hedge) {
         let top = hd.height + 0.25 * (vnoise(z * 1.5, 0.0, hd.salt) - 0.5);
         for j in span(cam.y_of(top, z), cam.y_of(0.0, z), cv.h) {
             let yw = cam.wy(j as f32 + 0.5, z);
-            let leaf = fbm(z * 3.0, yw * 3.0, hd.salt ^ 5) - 0.5;
+            let leaf = fbm(z * 3.0, yw * 3.0, hd.salt ^ 5 ^ look.tex) - 0.5;
             let k = 0.75 + 0.5 * leaf * detail(fp, 0.3) + 0.15 * (yw / top);
             cv.put(i, j, id::VEGETATION, id::VEGETATION as u32, haze(look, scale(base, k), z));
         }
@@ -1818,6 +1853,12 @@ pub struct SynthArgs {
     /// Seed; the same seed gives byte-identical files at any --jobs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Re-draw the fine texture (sensor noise, clouds, grain, setts, slabs, bricks, grass, stains, dark or lit
+    /// windows, leaves) from this seed and keep everything else: the same label and instance maps, modes, colours
+    /// and lighting as with 0, the data set's own textures. `eval-model --texture-floor` uses it to measure how much
+    /// of a photo no label map can predict; it also gives more photos of the same streets.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub texture_seed: u64,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -1831,7 +1872,7 @@ pub struct SynthArgs {
 
 pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     use anyhow::Context;
-    let cfg = SynthConfig { width: args.width, height: args.height, seed: args.seed };
+    let cfg = SynthConfig { width: args.width, height: args.height, seed: args.seed, texture_seed: args.texture_seed };
     cfg.validate()?;
     if args.train + args.test == 0 {
         anyhow::bail!("nothing to do: --train and --test are both 0");
@@ -1848,12 +1889,13 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let n = sum.train + sum.test;
     eprintln!(
-        "wrote {} train + {} test scenes ({}x{}, seed {}) to {} in {:.1} s ({:.1} scenes/s)",
+        "wrote {} train + {} test scenes ({}x{}, seed {}{}) to {} in {:.1} s ({:.1} scenes/s)",
         sum.train,
         sum.test,
         cfg.width,
         cfg.height,
         cfg.seed,
+        if cfg.texture_seed == 0 { String::new() } else { format!(", texture seed {}", cfg.texture_seed) },
         args.out.display(),
         secs,
         n as f64 / secs.max(1e-9)
@@ -1866,7 +1908,7 @@ mod tests {
     use super::*;
     use std::collections::{BTreeSet, HashMap};
 
-    const TINY: SynthConfig = SynthConfig { width: 128, height: 64, seed: 7 };
+    const TINY: SynthConfig = SynthConfig { width: 128, height: 64, seed: 7, texture_seed: 0 };
 
     fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         let mut out = BTreeMap::new();
@@ -1895,6 +1937,57 @@ mod tests {
         assert_eq!(fa, fb);
         assert!(fa.contains_key(Path::new("train_label/00002.png")));
         assert!(fa.contains_key(Path::new("test_meta/00001.json")));
+    }
+
+    #[test]
+    fn a_texture_seed_changes_the_texture_and_nothing_else() {
+        // 512x256: at 128x64 most textures are faded out as finer than a pixel.
+        let cfg = SynthConfig { width: 512, height: 256, ..TINY };
+        let own = generate_scene(&cfg, 3);
+        let other = generate_scene(&SynthConfig { texture_seed: 1, ..cfg }, 3);
+        let third = generate_scene(&SynthConfig { texture_seed: 2, ..cfg }, 3);
+        assert_eq!(own.label, other.label);
+        assert_eq!(own.inst, other.inst);
+        assert_eq!((&own.meta.stuff, &own.meta.instances), (&other.meta.stuff, &other.meta.instances));
+        assert_eq!((own.meta.texture_seed, other.meta.texture_seed), (0, 1));
+        let differ = |a: &Scene, b: &Scene| a.rgb.iter().zip(&b.rgb).filter(|(x, y)| x != y).count();
+        let n = own.rgb.len();
+        assert!(differ(&own, &other) > n / 2, "{} of {n} values changed", differ(&own, &other));
+        assert!(differ(&other, &third) > n / 2);
+        // Objects (cars, people, ...) carry no texture but sensor noise, which is zero-mean: their mean colours, what
+        // the encoder's style features describe, stay within a level or two. (Stuff regions may move more: clouds
+        // drift, a different set of windows is lit.)
+        let (m0, m1) = (region_mean_colours(&own.inst, &own.rgb), region_mean_colours(&other.inst, &other.rgb));
+        let mut objects = 0;
+        for (id, (c0, px)) in m0.iter().filter(|(id, (_, px))| **id >= 1000 && *px >= 100) {
+            let c1 = m1[id].0;
+            let d = (0..3).map(|k| (c0[k] - c1[k]).abs()).fold(0.0, f64::max);
+            assert!(d < 2.5, "object {id} ({px} px): {c0:?} vs {c1:?}");
+            objects += 1;
+        }
+        assert!(objects > 0, "scene 3 should show an object of 100 px or more");
+        // And the sidecar says which texture seed drew it (and nothing when it is the data set's own).
+        let json = serde_json::to_string(&own.meta).unwrap();
+        assert!(!json.contains("texture_seed"), "{json}");
+        assert!(serde_json::to_string(&other.meta).unwrap().contains("\"texture_seed\":1"));
+        let back: SceneMeta = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, own.meta);
+    }
+
+    /// Mean colour and pixel count of every instance-map region.
+    fn region_mean_colours(inst: &[u32], rgb: &[u8]) -> BTreeMap<u32, ([f64; 3], usize)> {
+        let mut sums: BTreeMap<u32, ([f64; 3], usize)> = BTreeMap::new();
+        for (p, &id) in inst.iter().enumerate() {
+            let e = sums.entry(id).or_default();
+            for k in 0..3 {
+                e.0[k] += f64::from(rgb[3 * p + k]);
+            }
+            e.1 += 1;
+        }
+        for e in sums.values_mut() {
+            e.0 = e.0.map(|v| v / e.1 as f64);
+        }
+        sums
     }
 
     #[test]
@@ -2005,7 +2098,7 @@ mod tests {
     fn car_mean_colour_is_nearest_its_mode() {
         // What style-control measurements rely on: the mean colour over a car's whole mask (body, glass, wheels)
         // identifies the mode it was drawn with.
-        let cfg = SynthConfig { width: 256, height: 128, seed: 3 };
+        let cfg = SynthConfig { width: 256, height: 128, seed: 3, texture_seed: 0 };
         let mut checked = 0;
         for index in 0..40 {
             let s = generate_scene(&cfg, index);
@@ -2082,7 +2175,7 @@ mod tests {
 
     #[test]
     fn rejects_unsupported_sizes() {
-        let cfg = SynthConfig { width: 8, height: 64, seed: 0 };
+        let cfg = SynthConfig { width: 8, height: 64, seed: 0, texture_seed: 0 };
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
             write_dataset(dir.path(), 1, 0, &cfg, &WriteOptions::default()),
