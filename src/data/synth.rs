@@ -120,10 +120,11 @@ pub struct SynthConfig {
     pub width: u32,
     pub height: u32,
     pub seed: u64,
-    /// 0: the data set's own textures. Any other value re-draws the fine texture of every scene (sensor noise,
-    /// clouds, asphalt grain, setts, slabs, bricks, grass, wall stains, which windows are dark or lit, leaves) from
-    /// another stream, keeping everything else: layout, label and instance maps, every region's mode and colour, the
-    /// lighting and the window grids. The same streets with other textures: what no label map can predict.
+    /// 0: the data set's own textures. Any other value re-draws, from another stream, what no label map shows: the
+    /// fine texture of every scene (sensor noise, clouds, asphalt grain, setts, slabs, bricks, grass, wall stains,
+    /// which windows are dark or lit, leaves) and the details drawn inside a region (window grids and shop fronts,
+    /// lane dashes, zebra crossings). It keeps everything else: layout, label and instance maps, every region's mode
+    /// and colour, the lighting. The same streets drawn again: what no label map can predict.
     pub texture_seed: u64,
 }
 
@@ -276,6 +277,9 @@ pub fn generate_scene(cfg: &SynthConfig, index: u64) -> Scene {
     let mut lay = sample_layout(&mut rng, w, h);
     // Drawn after the layout, from its own stream, so that it changes no other random draw.
     lay.look.tex = if cfg.texture_seed == 0 { 0 } else { (scene_seed(cfg.texture_seed, index) >> 32) as u32 | 1 };
+    if lay.look.tex != 0 {
+        redraw_unseen_details(&mut lay);
+    }
 
     let mut cv = Canvas::new(w, h);
     draw_sky(&mut cv, &lay);
@@ -301,6 +305,37 @@ pub fn generate_scene(cfg: &SynthConfig, index: u64) -> Scene {
         }
     }
     finish(cv, &lay, cfg, index)
+}
+
+/// Re-draws, from the texture stream, the details that no label map shows: every facade's window grid (floor height,
+/// bay width, window size, sill, shop front) and the lane dashes and zebra crossing painted on the road. Same ranges
+/// as [`sample_layout`]; nothing here moves a region's outline.
+fn redraw_unseen_details(lay: &mut Layout) {
+    let tex = lay.look.tex;
+    let r = |salt: u32, k: u32, lo: f32, hi: f32| lo + (hi - lo) * h01(salt, k, tex);
+    let grid = |st: &mut Facade| {
+        let s = st.salt;
+        st.floor_h = r(s, 1, 3.0, 3.6);
+        st.bay = r(s, 2, 2.4, 3.6);
+        st.win_h = st.floor_h * r(s, 3, 0.42, 0.58);
+        st.ground_h = r(s, 4, 3.6, 4.6);
+        st.win_w = st.bay * r(s, 5, 0.38, 0.58);
+        st.sill = (st.floor_h - st.win_h) * r(s, 6, 0.4, 0.6);
+        st.shop = r(s, 7, 0.0, 1.0) < 0.5;
+    };
+    for (_, st) in &mut lay.closure {
+        grid(st);
+    }
+    for item in &mut lay.background {
+        if let Bg::Block(b) = item {
+            grid(&mut b.style);
+        }
+    }
+    let (s, st) = (lay.look.salt, &mut lay.street);
+    st.dash_len = r(s, 11, 2.5, 4.0);
+    st.dash_period = st.dash_len + r(s, 12, 5.0, 9.0);
+    st.dash_phase = r(s, 13, 0.0, st.dash_period);
+    st.crosswalk = (r(s, 14, 0.0, 1.0) < 0.25).then(|| r(s, 15, 12.0, 30.0));
 }
 
 /// Mixes (seed, index) into one RNG seed; SplitMix64 so that neighbouring indices give unrelated streams.
@@ -1853,10 +1888,11 @@ pub struct SynthArgs {
     /// Seed; the same seed gives byte-identical files at any --jobs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Re-draw the fine texture (sensor noise, clouds, grain, setts, slabs, bricks, grass, stains, dark or lit
-    /// windows, leaves) from this seed and keep everything else: the same label and instance maps, modes, colours
-    /// and lighting as with 0, the data set's own textures. `eval-model --texture-floor` uses it to measure how much
-    /// of a photo no label map can predict; it also gives more photos of the same streets.
+    /// Re-draw what the label map does not show from this seed: the fine texture (sensor noise, clouds, grain, setts,
+    /// slabs, bricks, grass, stains, dark or lit windows, leaves) and the details inside regions (window grids, shop
+    /// fronts, lane dashes, zebra crossings). Everything else stays as with 0, the data set's own: the same label and
+    /// instance maps, modes, colours and lighting. `eval-model --texture-floor` uses it to measure how much of a
+    /// photo no label map can predict; it also gives more photos of the same streets.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub texture_seed: u64,
     /// Worker threads (default: one per core).
@@ -1972,6 +2008,33 @@ mod tests {
         assert!(serde_json::to_string(&other.meta).unwrap().contains("\"texture_seed\":1"));
         let back: SceneMeta = serde_json::from_str(&json).unwrap();
         assert_eq!(back, own.meta);
+    }
+
+    #[test]
+    fn a_texture_seed_redraws_window_grids_and_lane_dashes_within_their_ranges() {
+        let mut rng = Pcg64::seed_from_u64(scene_seed(0, 11));
+        let own = sample_layout(&mut rng, 512, 256);
+        let mut rng = Pcg64::seed_from_u64(scene_seed(0, 11));
+        let mut lay = sample_layout(&mut rng, 512, 256);
+        lay.look.tex = 12345;
+        redraw_unseen_details(&mut lay);
+        let facades = |l: &Layout| -> Vec<Facade> {
+            let mut v: Vec<Facade> = l.closure.iter().map(|(_, st)| *st).collect();
+            v.extend(l.background.iter().filter_map(|b| if let Bg::Block(b) = b { Some(b.style) } else { None }));
+            v
+        };
+        let (a, b) = (facades(&own), facades(&lay));
+        assert!(!a.is_empty() && a.len() == b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_ne!((x.floor_h, x.bay), (y.floor_h, y.bay));
+            assert_eq!((x.tint, x.salt), (y.tint, y.salt), "colours are kept");
+            assert!((3.0..=3.6).contains(&y.floor_h) && (2.4..=3.6).contains(&y.bay), "{}, {}", y.floor_h, y.bay);
+            assert!(y.win_w < y.bay && y.win_h + y.sill < y.floor_h && (3.6..=4.6).contains(&y.ground_h));
+        }
+        let (s0, s1) = (&own.street, &lay.street);
+        assert_ne!(s0.dash_phase, s1.dash_phase);
+        assert!((2.5..=4.0).contains(&s1.dash_len) && s1.dash_phase <= s1.dash_period);
+        assert_eq!((&s0.road, &s0.lane_lines), (&s1.road, &s1.lane_lines), "the road itself is kept");
     }
 
     /// Mean colour and pixel count of every instance-map region.
