@@ -6,19 +6,30 @@
 //! - Colour fidelity per class: scenes rendered with seeded random styles; the mean colour of each class's rendered
 //!   pixels against its real pixels.
 //! - A contact sheet of the first scenes: label colours | render (random styles) | real photo.
+//! - With `--texture-floor N`, on `synth` data: how much of each photo no renderer can predict. Every test scene is
+//!   re-drawn with N other texture seeds (same labels, modes, colours, lighting; other noise, grain, setts, bricks,
+//!   lit windows, clouds, leaves, window grids, lane dashes). Half the mean L1 between the photo and a re-drawn one bounds from below what any
+//!   renderer that sees the label map and the scene's colours can score (for such a renderer `f` and an independent
+//!   re-draw `X'` of the photo `X`: `E|X-X'| <= E|X-f| + E|X'-f| = 2 E|X-f|`). The per-pixel median of the
+//!   re-drawn photos, which knows everything the label map and the scene's colours tell, estimates the best possible
+//!   from above,
+//!   and the same with each region moved to the photo's own mean colour (what the encoder's features can tell the
+//!   generator) is the one to set against the reconstruction.
 
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
+use crate::data::synth::{SynthConfig, generate_scene, read_sidecar};
 use crate::features::StyleSpec;
 use crate::labels;
 use crate::model::checkpoint::write_atomically;
 use crate::model::runtime::{Precision, pick_device};
 use crate::render::Renderer;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalModelArgs {
@@ -49,6 +60,13 @@ pub struct EvalModelArgs {
     /// Seed of the random styles.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also measure the texture floor, what no renderer can beat: re-draw every test photo with N other texture seeds
+    /// (as `synth --texture-seed` does: same labels, colours and lighting, other texture and in-region details such
+    /// as window grids and lane dashes) and compare. Needs a
+    /// data set made by `pix2pixhd synth` (its test_meta/ sidecars); about 0.5 s per re-drawn 2048x1024 photo.
+    /// 0: off.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub texture_floor: usize,
     #[arg(long, default_value = "auto")]
     pub device: String,
 }
@@ -61,6 +79,22 @@ pub struct ClassFidelity {
     pub rendered_rgb: [f64; 3],
     /// Mean absolute difference of the two mean colours over the channels, in 0..255.
     pub error: f64,
+}
+
+/// Mean L1 per channel (0..1) over one class's pixels of all test scenes: where the error is.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct ClassL1 {
+    pub name: String,
+    pub pixels: u64,
+    /// The reconstruction (encoder on the real photo).
+    pub encoded: f64,
+    /// Share of the reconstruction's whole error that falls on this class.
+    pub encoded_share: f64,
+    pub baseline: f64,
+    pub region_oracle: f64,
+    /// The texture floor's median with the photo's region means (with `--texture-floor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,6 +111,76 @@ pub struct Report {
     pub l1_region_oracle: f64,
     pub l1_random_styles: f64,
     pub fidelity: BTreeMap<u8, ClassFidelity>,
+    pub l1_by_class: BTreeMap<u8, ClassL1>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub texture_floor: Option<TextureFloor>,
+}
+
+/// What re-drawing the test photos' texture shows (see the module notes). Mean L1 per channel, photos in 0..1.
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct TextureFloor {
+    /// Re-drawn photos per test scene.
+    pub samples: usize,
+    /// Mean L1 between a photo and a re-drawing of it: what a perfect generator scores, one that draws photos
+    /// exactly as `synth` does from the label map and the colours (a GAN's aim).
+    pub l1_redrawn: f64,
+    /// Half of that: a lower bound for any renderer that sees the label map and the scene's colours, not the photo.
+    pub l1_lower_bound: f64,
+    /// The per-pixel median of the re-drawings as the render.
+    pub l1_median: f64,
+    /// The same median with each region (class and instance id) shifted to the photo's own mean colour.
+    pub l1_median_region_means: f64,
+}
+
+/// The texture-floor figures of one test scene, `[half pair, median, median with the photo's region means]`, and
+/// the last of those pictures.
+fn texture_floor(
+    root: &Path,
+    name: &str,
+    (label, inst, photo): (&[u8], &[u32], &[u8]),
+    (w, h): (usize, usize),
+    samples: usize,
+) -> Result<([f64; 3], Vec<u8>)> {
+    let m = read_sidecar(root, "test", name).context("--texture-floor needs a data set made by `pix2pixhd synth`")?;
+    let cfg = SynthConfig { width: m.width, height: m.height, seed: m.seed, texture_seed: m.texture_seed };
+    let img = root.join("test_img").join(format!("{name}.png"));
+    ensure!(
+        (m.width as usize, m.height as usize) == (w, h),
+        "{}: the sidecar says {}x{}, the photo is {w}x{h}",
+        img.display(),
+        m.width,
+        m.height
+    );
+    let own = generate_scene(&cfg, m.index);
+    ensure!(
+        own.label == label && own.rgb == photo,
+        "{} is not what this version of `pix2pixhd synth` draws for scene {} of seed {}: write the data set again",
+        img.display(),
+        m.index,
+        m.seed
+    );
+    let seeds: Vec<u64> = (1..).filter(|&t| t != m.texture_seed).take(samples).collect();
+    let draws: Vec<Vec<u8>> =
+        seeds.par_iter().map(|&t| generate_scene(&SynthConfig { texture_seed: t, ..cfg }, m.index).rgb).collect();
+    let half_pair = draws.iter().map(|d| l1(d, photo)).sum::<f64>() / (2.0 * samples as f64);
+    let mut v = vec![0u8; samples];
+    let median: Vec<u8> = (0..photo.len())
+        .map(|j| {
+            for (x, d) in v.iter_mut().zip(&draws) {
+                *x = d[j];
+            }
+            v.sort_unstable();
+            let k = samples / 2;
+            if samples % 2 == 1 { v[k] } else { (u16::from(v[k - 1]) + u16::from(v[k])).div_ceil(2) as u8 }
+        })
+        .collect();
+    let (want, have) = (region_means(label, inst, photo), region_means(label, inst, &median));
+    let matched: Vec<u8> = median
+        .iter()
+        .zip(want.iter().zip(&have))
+        .map(|(&x, (&a, &b))| (i16::from(x) + i16::from(a) - i16::from(b)).clamp(0, 255) as u8)
+        .collect();
+    Ok(([half_pair, l1(&median, photo), l1(&matched, photo)], matched))
 }
 
 fn bar(n: usize, what: &str) -> ProgressBar {
@@ -84,6 +188,14 @@ fn bar(n: usize, what: &str) -> ProgressBar {
     b.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} ETA {eta}").expect("template"));
     b.set_message(what.to_string());
     b
+}
+
+/// Adds each pixel's absolute difference (summed over the channels, 0..765) to its class's entry.
+fn add_by_class(acc: &mut [f64], label: &[u8], a: &[u8], b: &[u8]) {
+    for (p, &c) in label.iter().enumerate() {
+        acc[c as usize] +=
+            (0..3).map(|k| (i32::from(a[3 * p + k]) - i32::from(b[3 * p + k])).abs()).sum::<i32>() as f64;
+    }
 }
 
 fn l1(a: &[u8], b: &[u8]) -> f64 {
@@ -118,6 +230,21 @@ fn tile(rgb: &[u8], w: usize, h: usize, tw: u32) -> image::RgbImage {
 }
 
 pub fn run(args: &EvalModelArgs) -> Result<()> {
+    let report = evaluate(args)?;
+    print_report(&report);
+    if let Some(path) = &args.sheet
+        && report.scenes > 0
+    {
+        println!("contact sheet (label | render | real): {}", path.display());
+    }
+    if let Some(path) = &args.json {
+        println!("figures: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Computes the figures, and writes the contact sheet and the JSON file where `args` asks for them.
+pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
     let dir = args.model.clone().unwrap_or_else(crate::render_cmd::bundled_model_dir);
     let model = ModelArgs { model: Some(dir.clone()), ..Default::default() }.resolve()?;
     let device = pick_device(&args.device)?;
@@ -152,7 +279,10 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
     };
 
     let (mut enc_l1, mut base_l1, mut rand_l1, mut oracle_l1) = (0.0, 0.0, 0.0, 0.0);
+    let mut floor = [0f64; 3];
     let mut fid = vec![[0f64; 7]; 256];
+    // Per class: [encoded, baseline, region oracle, floor] absolute differences.
+    let mut by_class = vec![vec![0f64; 256]; 4];
     let mut rows: Vec<[image::RgbImage; 3]> = Vec::new();
     let (mut w0, mut h0) = (0, 0);
     let b = bar(test.len(), "test scenes");
@@ -166,7 +296,19 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
         enc_l1 += l1(&encoded, photo);
         let baseline: Vec<u8> = s.label.iter().flat_map(|&c| mean_of(c)).collect();
         base_l1 += l1(&baseline, photo);
-        oracle_l1 += l1(&region_means(&s.label, &inst, photo), photo);
+        let flat = region_means(&s.label, &inst, photo);
+        oracle_l1 += l1(&flat, photo);
+        for (acc, picture) in by_class.iter_mut().zip([&encoded, &baseline, &flat]) {
+            add_by_class(acc, &s.label, picture, photo);
+        }
+        if args.texture_floor > 0 {
+            let (f, matched) =
+                texture_floor(&args.dataroot, &s.name, (&s.label, &inst, photo), (w, h), args.texture_floor)?;
+            for (acc, v) in floor.iter_mut().zip(f) {
+                *acc += v;
+            }
+            add_by_class(&mut by_class[3], &s.label, &matched, photo);
+        }
         let spec = StyleSpec { seed: args.seed.wrapping_add(i as u64), ..Default::default() };
         let random = r.render(&s.label, &inst, (w, h), &spec, None)?;
         rand_l1 += l1(&random, photo);
@@ -202,6 +344,25 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
         fidelity
             .insert(c as u8, ClassFidelity { name, pixels: f[6] as u64, real_rgb: real, rendered_rgb: rend, error });
     }
+    let total_encoded: f64 = by_class[0].iter().sum();
+    let l1_by_class = fid
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f[6] > 0.0)
+        .map(|(c, f)| {
+            let per = |v: f64| v / (f[6] * 3.0 * 255.0);
+            let l = ClassL1 {
+                name: labels::label(c as u8).map_or("?", |l| l.name).to_string(),
+                pixels: f[6] as u64,
+                encoded: per(by_class[0][c]),
+                encoded_share: by_class[0][c] / total_encoded.max(1.0),
+                baseline: per(by_class[1][c]),
+                region_oracle: per(by_class[2][c]),
+                floor: (args.texture_floor > 0).then(|| per(by_class[3][c])),
+            };
+            (c as u8, l)
+        })
+        .collect();
     let report = Report {
         model: dir.display().to_string(),
         scenes: test.len(),
@@ -212,7 +373,43 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
         l1_region_oracle: oracle_l1 / n,
         l1_random_styles: rand_l1 / n,
         fidelity,
+        l1_by_class,
+        texture_floor: (args.texture_floor > 0).then(|| TextureFloor {
+            samples: args.texture_floor,
+            l1_redrawn: 2.0 * floor[0] / n,
+            l1_lower_bound: floor[0] / n,
+            l1_median: floor[1] / n,
+            l1_median_region_means: floor[2] / n,
+        }),
     };
+    if let Some(path) = &args.sheet
+        && !rows.is_empty()
+    {
+        let (tw, th) = (rows[0][0].width(), rows[0][0].height());
+        let gap = 4;
+        let mut sheet =
+            image::RgbImage::from_pixel(3 * tw + 2 * gap, rows.len() as u32 * (th + gap) - gap, [255; 3].into());
+        for (y, row) in rows.iter().enumerate() {
+            for (x, t) in row.iter().enumerate() {
+                image::imageops::replace(
+                    &mut sheet,
+                    t,
+                    i64::from(x as u32 * (tw + gap)),
+                    i64::from(y as u32 * (th + gap)),
+                );
+            }
+        }
+        write_atomically(path, |tmp| sheet.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string()))?;
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))?;
+    }
+    Ok(report)
+}
+
+fn print_report(report: &Report) {
+    let (w0, h0) = (report.width, report.height);
     println!("{} test scenes at {}x{}, model {}", report.scenes, w0, h0, report.model);
     println!(
         "mean L1 (0..1): encoded styles {:.4}, random styles {:.4}, class-mean baseline {:.4} (ratio {:.2})",
@@ -239,32 +436,46 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
             f.error
         );
     }
-    if let Some(path) = &args.sheet
-        && !rows.is_empty()
-    {
-        let (tw, th) = (rows[0][0].width(), rows[0][0].height());
-        let gap = 4;
-        let mut sheet =
-            image::RgbImage::from_pixel(3 * tw + 2 * gap, rows.len() as u32 * (th + gap) - gap, [255; 3].into());
-        for (y, row) in rows.iter().enumerate() {
-            for (x, t) in row.iter().enumerate() {
-                image::imageops::replace(
-                    &mut sheet,
-                    t,
-                    i64::from(x as u32 * (tw + gap)),
-                    i64::from(y as u32 * (th + gap)),
-                );
-            }
-        }
-        write_atomically(path, |tmp| sheet.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string()))?;
-        println!("contact sheet (label | render | real): {}", path.display());
+    println!("mean L1 per class (0..1): where the reconstruction's error is, next to the flat and baseline pictures");
+    println!(
+        "{:<16} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
+        "class", "encoded", "share", "baseline", "flat", "floor", "ratio"
+    );
+    for c in report.l1_by_class.values() {
+        println!(
+            "{:<16} {:>9.4} {:>6.1}% {:>9.4} {:>7.4} {:>9} {:>7.2}",
+            c.name,
+            c.encoded,
+            100.0 * c.encoded_share,
+            c.baseline,
+            c.region_oracle,
+            c.floor.map_or("-".to_string(), |f| format!("{f:.4}")),
+            c.encoded / c.baseline.max(1e-9)
+        );
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))?;
-        println!("figures: {}", path.display());
+    if let Some(t) = &report.texture_floor {
+        let ratio = |v: f64| v / report.l1_baseline;
+        println!(
+            "texture floor ({} re-drawings of each test photo: same labels and colours, other texture and details):",
+            t.samples
+        );
+        println!(
+            "  a perfect generator (a re-drawing of the photo) scores {:.4} (ratio {:.2}); no renderer that sees the \
+             label map and the colours, not the photo, scores below {:.4} (ratio {:.2})",
+            t.l1_redrawn,
+            ratio(t.l1_redrawn),
+            t.l1_lower_bound,
+            ratio(t.l1_lower_bound)
+        );
+        println!(
+            "  the re-drawings' per-pixel median, knowing what the labels and colours tell, scores {:.4} (ratio {:.2}); \
+             with each region at the photo's own mean colour {:.4} (ratio {:.2})",
+            t.l1_median,
+            ratio(t.l1_median),
+            t.l1_median_region_means,
+            ratio(t.l1_median_region_means)
+        );
     }
-    Ok(())
 }
 
 #[cfg(test)]

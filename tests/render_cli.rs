@@ -18,6 +18,7 @@ enum Cli {
     Encode(pix2pixhd::encode_cmd::EncodeArgs),
     Synth(pix2pixhd::data::synth::SynthArgs),
     EvalStyles(pix2pixhd::eval_styles::EvalStylesArgs),
+    EvalModel(pix2pixhd::eval_model::EvalModelArgs),
 }
 
 fn parse(words: &[&str]) -> Cli {
@@ -305,12 +306,7 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, ckpt) = (tmp.path().join("data"), tmp.path().join("ckpt"));
     let (d, c) = (data.to_str().unwrap(), ckpt.to_str().unwrap());
-    let Cli::Synth(a) =
-        parse(&["synth", "--out", d, "--train", "6", "--test", "2", "--width", "128", "--height", "64", "--quiet"])
-    else {
-        unreachable!()
-    };
-    pix2pixhd::data::synth::run(&a).unwrap();
+    synth(d, 128, 64);
     let mut words =
         vec!["train", "--dataroot", d, "--checkpoints-dir", c, "--name", "s", "--instance-feat", "--nef", "4"];
     words.extend_from_slice(&["--n-downsample-e", "2", "--niter", "2", "--niter-decay", "0", "--device", "cpu"]);
@@ -348,4 +344,76 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     assert_eq!(bands, (hit, n), "{r:?}");
     // Synth paints every car in its mode's colour: most real cars are nearest to their own mode even at 128×64.
     assert!(2 * r.real_hits.0 > r.real_hits.1, "{r:?}");
+}
+
+/// 6 training and 2 test scenes of `pix2pixhd synth` at the given size.
+fn synth(out: &str, w: u32, h: u32) {
+    let (w, h) = (w.to_string(), h.to_string());
+    let words = ["synth", "--out", out, "--train", "6", "--test", "2", "--width", &w, "--height", &h, "--quiet"];
+    let Cli::Synth(a) = parse(&words) else { unreachable!() };
+    pix2pixhd::data::synth::run(&a).unwrap();
+}
+
+fn eval_model(words: &[&str]) -> anyhow::Result<pix2pixhd::eval_model::Report> {
+    let mut v = vec!["eval-model", "--device", "cpu", "--train-scenes", "6"];
+    v.extend_from_slice(words);
+    let Cli::EvalModel(a) = parse(&v) else { unreachable!() };
+    pix2pixhd::eval_model::evaluate(&a)
+}
+
+/// `eval-model` end to end with the texture floor, on synthetic test scenes (the tiny model above: its figures are
+/// poor, but the baselines and the floor are properties of the data and must order as the model card says).
+#[test]
+fn eval_model_reports_the_baselines_and_the_texture_floor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    synth(d, 256, 128);
+    let m = model().0.to_str().unwrap();
+    let (sheet, json) = (tmp.path().join("sheet.png"), tmp.path().join("eval.json"));
+    let (s, j) = (sheet.to_str().unwrap(), json.to_str().unwrap());
+    let r = eval_model(&["--model", m, "--dataroot", d, "--texture-floor", "3", "--sheet", s, "--json", j]).unwrap();
+    assert_eq!((r.scenes, r.width, r.height), (2, 256, 128));
+    assert!((0.0..1.0).contains(&r.l1_encoded) && r.l1_encoded > 0.0, "{r:?}");
+    // Each region's own mean colour beats each class's mean training colour.
+    assert!(r.l1_region_oracle < r.l1_baseline, "{r:?}");
+    // The per-class table splits the same error: pixel-weighted, it averages back to the whole figure.
+    let px: u64 = r.l1_by_class.values().map(|c| c.pixels).sum();
+    assert_eq!(px, 2 * 256 * 128);
+    let back = r.l1_by_class.values().map(|c| c.encoded * c.pixels as f64).sum::<f64>() / px as f64;
+    assert!((back - r.l1_encoded).abs() < 1e-9, "{back} vs {}", r.l1_encoded);
+    let shares: f64 = r.l1_by_class.values().map(|c| c.encoded_share).sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+    assert!(r.l1_by_class.values().all(|c| c.floor.is_some()));
+    let t = r.texture_floor.expect("asked for");
+    assert_eq!(t.samples, 3);
+    // The lower bound is below the median's estimate of the best, and knowing texture-free structure (shading,
+    // lane markings, window grids) beats painting regions flat.
+    assert!(0.0 < t.l1_lower_bound && t.l1_lower_bound <= t.l1_median, "{t:?}");
+    assert!((t.l1_redrawn - 2.0 * t.l1_lower_bound).abs() < 1e-12, "{t:?}");
+    assert!(t.l1_median_region_means < r.l1_region_oracle, "{t:?} vs {r:?}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(saved["texture_floor"]["samples"], 3);
+    assert_eq!(image::open(&sheet).unwrap().width(), 3 * 512 + 2 * 4);
+
+    // Without --texture-floor the figure is absent, and the rest is the same (deterministic renders).
+    let plain = eval_model(&["--model", m, "--dataroot", d]).unwrap();
+    assert!(plain.texture_floor.is_none() && plain.l1_by_class.values().all(|c| c.floor.is_none()));
+    assert_eq!(plain.l1_encoded, r.l1_encoded);
+
+    // Without the sidecars (a data set that `synth` did not make) the floor cannot be drawn: a clear error naming the
+    // missing file.
+    let (meta, away) = (data.join("test_meta"), tmp.path().join("meta_away"));
+    std::fs::rename(&meta, &away).unwrap();
+    let err = eval_model(&["--model", m, "--dataroot", d, "--texture-floor", "2"]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("pix2pixhd synth") && msg.contains("test_meta/00000.json"), "{msg}");
+    std::fs::rename(&away, &meta).unwrap();
+    // A photo that synth would draw differently (edited, or an older version) is refused, not measured.
+    let photo = data.join("test_img/00000.png");
+    let mut img = image::open(&photo).unwrap().to_rgb8();
+    img.put_pixel(0, 0, image::Rgb([1, 2, 3]));
+    img.save(&photo).unwrap();
+    let err = eval_model(&["--model", m, "--dataroot", d, "--texture-floor", "2"]).unwrap_err();
+    assert!(format!("{err:#}").contains("00000.png is not what"), "{err:#}");
 }
