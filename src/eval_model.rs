@@ -8,13 +8,11 @@
 //! - A contact sheet of the first scenes: label colours | render (random styles) | real photo.
 //! - With `--texture-floor N`, on `synth` data: how much of each photo no renderer can predict. Every test scene is
 //!   re-drawn with N other texture seeds (same labels, modes, colours, lighting; other noise, grain, setts, bricks,
-//!   lit windows, clouds, leaves, window grids, lane dashes). Half the mean L1 between the photo and a re-drawn one bounds from below what any
-//!   renderer that sees the label map and the scene's colours can score (for such a renderer `f` and an independent
-//!   re-draw `X'` of the photo `X`: `E|X-X'| <= E|X-f| + E|X'-f| = 2 E|X-f|`). The per-pixel median of the
-//!   re-drawn photos, which knows everything the label map and the scene's colours tell, estimates the best possible
-//!   from above,
-//!   and the same with each region moved to the photo's own mean colour (what the encoder's features can tell the
-//!   generator) is the one to set against the reconstruction.
+//!   lit windows, clouds, leaves, window grids, lane dashes). A re-drawing is what a perfect generator would draw;
+//!   half its mean L1 to the photo bounds from below what any renderer that sees the label map and the scene's
+//!   colours can score (for such a renderer `f` and an independent re-drawing `X'` of the photo `X`:
+//!   `E|X-X'| <= E|X-f| + E|X'-f| = 2 E|X-f|`). The per-pixel median of the re-drawings, moved to each region's mean
+//!   colour in the photo (what the encoder's features can tell the generator), estimates the best from above.
 
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
@@ -62,9 +60,8 @@ pub struct EvalModelArgs {
     pub seed: u64,
     /// Also measure the texture floor, what no renderer can beat: re-draw every test photo with N other texture seeds
     /// (as `synth --texture-seed` does: same labels, colours and lighting, other texture and in-region details such
-    /// as window grids and lane dashes) and compare. Needs a
-    /// data set made by `pix2pixhd synth` (its test_meta/ sidecars); about 0.5 s per re-drawn 2048x1024 photo.
-    /// 0: off.
+    /// as window grids and lane dashes) and compare. Needs a data set made by `pix2pixhd synth` (its test_meta/
+    /// sidecars); about 0.5 s per re-drawn 2048x1024 photo. 0: off.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub texture_floor: usize,
     #[arg(long, default_value = "auto")]
@@ -132,8 +129,8 @@ pub struct TextureFloor {
     pub l1_median_region_means: f64,
 }
 
-/// The texture-floor figures of one test scene, `[half pair, median, median with the photo's region means]`, and
-/// the last of those pictures.
+/// The texture-floor figures of one test scene, `[half a re-drawing's L1, median, median with the photo's region
+/// means]`, and the last of those pictures.
 fn texture_floor(
     root: &Path,
     name: &str,
@@ -234,6 +231,7 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
     print_report(&report);
     if let Some(path) = &args.sheet
         && report.scenes > 0
+        && args.sheet_rows > 0
     {
         println!("contact sheet (label | render | real): {}", path.display());
     }
