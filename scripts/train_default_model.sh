@@ -20,7 +20,8 @@
 #   the README's style runs)   L1 [20]: --lambda-l1 in both stages   CROP2 [none]: `crop` trains stage 2
 #   on FINE2 [512] square crops instead of full frames   ENCODE_SCENES [200]: training scenes the clusters come from
 #   PYTHON [.venv/bin/python, else python3]: runs scripts/pack_model.py (needs the safetensors package)
-#   EVAL [1]: 0 skips the figures
+#   EVAL [1]: 0 skips the figures   FLOOR [5]: re-drawings per test scene for eval-model's texture floor
+#   (what a perfect generator would score), 0 skips it
 set -euo pipefail
 BIN=${BIN:-./target/release/pix2pixhd}
 WORK=${WORK:-runs/default}
@@ -32,6 +33,7 @@ E1=${E1:-20} D1=${D1:-20} E2=${E2:-10} D2=${D2:-10} FIX=${FIX:-2}
 NDOWN=${NDOWN:-3} L1=${L1:-20} CROP2=${CROP2:-none} FINE2=${FINE2:-512}
 ENCODE_SCENES=${ENCODE_SCENES:-200}
 EVAL=${EVAL:-1}
+FLOOR=${FLOOR:-5}
 if [ -z "${PYTHON:-}" ]; then
   if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
@@ -111,7 +113,7 @@ stage pack \
 if [ "$EVAL" = 1 ]; then
   stage eval_model \
     "$BIN" eval-model --model "$WORK/model" --dataroot "$WORK/data_full" --scenes "$TEST" --train-scenes "$ENCODE_SCENES" \
-    --sheet "$WORK/model/contact_sheet.png" --json "$WORK/model/eval.json" --device "$DEVICE"
+    --texture-floor "$FLOOR" --sheet "$WORK/model/contact_sheet.png" --json "$WORK/model/eval.json" --device "$DEVICE"
   stage eval_styles \
     "$BIN" eval-styles --model "$WORK/model" --dataroot "$WORK/data_full" --max-scenes 20 --device "$DEVICE"
   stage bench \
