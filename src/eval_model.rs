@@ -130,11 +130,11 @@ pub struct TextureFloor {
 }
 
 /// The texture-floor figures of one test scene, `[half a re-drawing's L1, median, median with the photo's region
-/// means]`, and the last of those pictures.
+/// means]`, and the last of those pictures. `flat` is the photo's [`region_means`].
 fn texture_floor(
     root: &Path,
     name: &str,
-    (label, inst, photo): (&[u8], &[u32], &[u8]),
+    (label, inst, photo, flat): (&[u8], &[u32], &[u8], &[u8]),
     (w, h): (usize, usize),
     samples: usize,
 ) -> Result<([f64; 3], Vec<u8>)> {
@@ -171,10 +171,10 @@ fn texture_floor(
             if samples % 2 == 1 { v[k] } else { (u16::from(v[k - 1]) + u16::from(v[k])).div_ceil(2) as u8 }
         })
         .collect();
-    let (want, have) = (region_means(label, inst, photo), region_means(label, inst, &median));
+    let have = region_means(label, inst, &median);
     let matched: Vec<u8> = median
         .iter()
-        .zip(want.iter().zip(&have))
+        .zip(flat.iter().zip(&have))
         .map(|(&x, (&a, &b))| (i16::from(x) + i16::from(a) - i16::from(b)).clamp(0, 255) as u8)
         .collect();
     Ok(([half_pair, l1(&median, photo), l1(&matched, photo)], matched))
@@ -301,7 +301,7 @@ pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
         }
         if args.texture_floor > 0 {
             let (f, matched) =
-                texture_floor(&args.dataroot, &s.name, (&s.label, &inst, photo), (w, h), args.texture_floor)?;
+                texture_floor(&args.dataroot, &s.name, (&s.label, &inst, photo, &flat), (w, h), args.texture_floor)?;
             for (acc, v) in floor.iter_mut().zip(f) {
                 *acc += v;
             }
