@@ -391,6 +391,8 @@ fn eval_model_reports_the_baselines_and_the_texture_floor() {
     // lane markings, window grids) beats painting regions flat.
     assert!(0.0 < t.l1_lower_bound && t.l1_lower_bound <= t.l1_median, "{t:?}");
     assert!((t.l1_redrawn - 2.0 * t.l1_lower_bound).abs() < 1e-12, "{t:?}");
+    // A re-drawing, even at the photo's region colours, is no better than the median in L1.
+    assert!(t.l1_median_region_means < t.l1_redrawn_region_means, "{t:?}");
     assert!(t.l1_median_region_means < r.l1_region_oracle, "{t:?} vs {r:?}");
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(saved["texture_floor"]["samples"], 3);
