@@ -13,12 +13,16 @@
 //!
 //! The hit rate is also broken down by car size relative to the frame, with bands whose top one holds the cars the
 //! styles test counted at 256×128 (200 pixels or more there, 12,800 at 2048×1024): small cars miss far more often.
+//! By the same bands, the encoder's side: the share of test cars whose encoded feature is nearest to a cluster of
+//! their own mode (a cluster's mode: the one nearest to its training cars' mean colour, from `clusters.json`), what
+//! the encoder makes of a car before any generator.
 
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
 use crate::features::{MIN_REGION_FRACTION, StyleChoice, StyleSpec};
 use crate::labels::id;
+use crate::model::encoder::Encoder;
 use crate::model::runtime::{Precision, pick_device};
 use crate::render::Renderer;
 use anyhow::{Context, Result, bail};
@@ -92,6 +96,28 @@ pub struct StyleReport {
     pub reconstruction_hits: (usize, usize),
     /// (hits, car renders) per size band of [`SIZE_BANDS`], smallest first; they add up to the hit rate's.
     pub hits_by_size: [(usize, usize); 3],
+    /// Per size band: test cars whose encoded feature is nearest to a cluster of their own mode (by the cluster's mean
+    /// training colour), and how many test cars there were.
+    pub encoder_hits_by_size: [(usize, usize); 3],
+}
+
+/// E's features of a photo, pooled per instance, `[1, feat_num, h, w]` on the CPU.
+fn encode_photo(enc: &Encoder, device: tch::Device, rgb: &[u8], inst: &[u32], (w, h): (usize, usize)) -> Tensor {
+    let (w, h) = (w as i64, h as i64);
+    let img = Tensor::from_slice(rgb).reshape([1, h, w, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 127.5 - 1.0;
+    let ids: Vec<i64> = inst.iter().map(|&v| i64::from(v)).collect();
+    let ids = Tensor::from_slice(&ids).reshape([1, 1, h, w]);
+    tch::no_grad(|| enc.forward(&img.to_device(device), &ids.to_device(device))).to_device(tch::Device::Cpu)
+}
+
+/// The index of the centre nearest to the feature of instance `id` (read at one of its pixels), or None when the
+/// instance has no pixel.
+fn nearest_centre(feat: &Tensor, inst: &[u32], width: usize, id: u32, centres: &[Vec<f32>]) -> Option<usize> {
+    let p = inst.iter().position(|&v| v == id)?;
+    let (x, y) = ((p % width) as i64, (p / width) as i64);
+    let f: Vec<f32> = (0..feat.size()[1]).map(|ch| feat.double_value(&[0, ch, y, x]) as f32).collect();
+    let d = |j: usize| centres[j].iter().zip(&f).map(|(u, v)| (u - v).powi(2)).sum::<f32>();
+    (0..centres.len()).min_by(|&a, &b| d(a).total_cmp(&d(b)))
 }
 
 /// Lower edges of the car size bands, as shares of the frame: 200 px at 256×128 is 1/163.84 (the styles test's
@@ -115,7 +141,11 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let clusters = r.clusters.as_ref().context("the model has no clusters.json: run `pix2pixhd encode` first")?;
     let (_, enc) = r.e.as_ref().context("the model has no encoder (latest_net_E)")?;
     let car = u32::from(id::CAR);
-    let centres = &clusters.classes.get(&car).context("the clusters have no car class")?.centers;
+    let car_clusters = clusters.classes.get(&car).context("the clusters have no car class")?;
+    let centres = &car_clusters.centers;
+    // Each cluster's colour mode by the mean colour of its training cars (over all the scenes `encode` saw).
+    let mode_of_cluster: Vec<Option<usize>> =
+        car_clusters.mean_rgb.iter().map(|c| nearest_mode(&CAR_MODES, c.map(f32::from))).collect();
     let k = centres.len();
 
     // 1. Purity over the training cars that encode would cluster.
@@ -125,29 +155,14 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     for i in 0..train.len() {
         let s = train.load(i)?;
         let m = meta(&args.dataroot, "train", &s.name)?;
-        let (w, h) = (s.width as i64, s.height as i64);
         let rgb = s.image.as_ref().context("training photos are needed")?;
         let inst = s.inst.as_ref().context("instance maps are needed")?;
-        let img =
-            Tensor::from_slice(rgb).reshape([1, h, w, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 127.5 - 1.0;
-        let ids: Vec<i64> = inst.iter().map(|&v| i64::from(v)).collect();
-        let ids = Tensor::from_slice(&ids).reshape([1, 1, h, w]);
-        let feat =
-            tch::no_grad(|| enc.forward(&img.to_device(device), &ids.to_device(device))).to_device(tch::Device::Cpu);
+        let feat = encode_photo(enc, device, rgb, inst, (s.width, s.height));
         for c in m.instances.iter().filter(|c| u32::from(c.class) == car) {
-            if (c.pixels as f64) / ((w * h) as f64) <= MIN_REGION_FRACTION {
+            if (c.pixels as f64) / ((s.width * s.height) as f64) <= MIN_REGION_FRACTION {
                 continue;
             }
-            let Some(p) = inst.iter().position(|&v| v == c.id) else { continue };
-            let (x, y) = ((p % s.width) as i64, (p / s.width) as i64);
-            let f: Vec<f32> =
-                (0..clusters.feat_num as i64).map(|ch| feat.double_value(&[0, ch, y, x]) as f32).collect();
-            let nearest = (0..k)
-                .min_by(|&a, &b| {
-                    let d = |j: usize| centres[j].iter().zip(&f).map(|(u, v)| (u - v).powi(2)).sum::<f32>();
-                    d(a).total_cmp(&d(b))
-                })
-                .expect("k >= 1");
+            let Some(nearest) = nearest_centre(&feat, inst, s.width, c.id, centres) else { continue };
             table[nearest][c.mode_index] += 1;
         }
         bar.inc(1);
@@ -184,6 +199,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let mut renders = BTreeMap::<usize, ModeRenders>::new();
     let (mut real_hits, mut rec_hits) = ((0usize, 0usize), (0usize, 0usize));
     let mut by_size = [(0usize, 0usize); 3];
+    let mut enc_by_size = [(0usize, 0usize); 3];
     let bar = ProgressBar::new((test.len() * (cluster_of_mode.len() + 1)) as u64);
     for i in 0..test.len() {
         let s = test.load(i)?;
@@ -193,10 +209,15 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
             m.instances.iter().filter(|c| u32::from(c.class) == car && c.pixels as usize >= args.min_pixels).collect();
         let photo = s.image.as_ref().context("test photos are needed")?;
         let encoded = r.render(&s.label, inst, (s.width, s.height), &StyleSpec::default(), Some(photo))?;
+        let feat = encode_photo(enc, device, photo, inst, (s.width, s.height));
         for c in &cars {
             let own = |img: &[u8]| nearest_mode(&CAR_MODES, mean_colour(img, inst, c.id)) == Some(c.mode_index);
             real_hits = (real_hits.0 + usize::from(own(photo)), real_hits.1 + 1);
             rec_hits = (rec_hits.0 + usize::from(own(&encoded)), rec_hits.1 + 1);
+            let right = nearest_centre(&feat, inst, s.width, c.id, centres)
+                .is_some_and(|j| mode_of_cluster[j] == Some(c.mode_index));
+            let band = &mut enc_by_size[size_band(c.pixels as usize, s.width * s.height)];
+            *band = (band.0 + usize::from(right), band.1 + 1);
         }
         bar.inc(1);
         for (&mode, &cluster) in &cluster_of_mode {
@@ -243,11 +264,18 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     println!("hit rate: {hit_rate:.3}");
     let (a, b) = (1.0 / SIZE_BANDS[1], 1.0 / SIZE_BANDS[2]);
     let names = [format!("below 1/{a:.0}"), format!("1/{a:.0} to 1/{b:.0}"), format!("1/{b:.0} or more")];
-    let bands: Vec<String> =
-        by_size.iter().zip(&names).map(|(&h, n)| format!("{n} {}/{} ({:.3})", h.0, h.1, share(h))).collect();
+    let bands = |b: &[(usize, usize); 3]| -> String {
+        let v: Vec<String> =
+            b.iter().zip(&names).map(|(&h, n)| format!("{n} {}/{} ({:.3})", h.0, h.1, share(h))).collect();
+        v.join(", ")
+    };
     println!(
         "hit rate by car size as a share of the frame (the last band: the cars the styles test counted at 256x128): {}",
-        bands.join(", ")
+        bands(&by_size)
+    );
+    println!(
+        "test cars whose encoded feature is nearest a cluster of their own mode, by the same sizes: {}",
+        bands(&enc_by_size)
     );
     println!(
         "test cars nearest to their own mode: in the real photo {}/{} ({:.3}), rendered from their own encoded \
@@ -267,6 +295,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         real_hits,
         reconstruction_hits: rec_hits,
         hits_by_size: by_size,
+        encoder_hits_by_size: enc_by_size,
     })
 }
 

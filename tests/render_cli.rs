@@ -342,6 +342,12 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     // The size bands split the same renders.
     let bands = r.hits_by_size.iter().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
     assert_eq!(bands, (hit, n), "{r:?}");
+    // The encoder's side counts every test car once, in the same bands.
+    let enc = r.encoder_hits_by_size.iter().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
+    assert!(enc.1 == per_mode[0] && enc.0 <= enc.1, "{r:?}");
+    for (e, h) in r.encoder_hits_by_size.iter().zip(&r.hits_by_size) {
+        assert_eq!(e.1 * r.hits.len(), h.1, "one encoding per car, one render per car and mode: {r:?}");
+    }
     // Synth paints every car in its mode's colour: most real cars are nearest to their own mode even at 128×64.
     assert!(2 * r.real_hits.0 > r.real_hits.1, "{r:?}");
 }
