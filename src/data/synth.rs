@@ -312,16 +312,17 @@ pub fn generate_scene(cfg: &SynthConfig, index: u64) -> Scene {
 /// as [`sample_layout`]; nothing here moves a region's outline.
 fn redraw_unseen_details(lay: &mut Layout) {
     let tex = lay.look.tex;
-    let r = |salt: u32, k: u32, lo: f32, hi: f32| lo + (hi - lo) * h01(salt, k, tex);
+    let r = |salt: u32, k: u32, (lo, hi): (f32, f32)| lo + (hi - lo) * h01(salt, k, tex);
+    let odds = |salt: u32, k: u32, p: f64| f64::from(h01(salt, k, tex)) < p;
     let grid = |st: &mut Facade| {
         let s = st.salt;
-        st.floor_h = r(s, 1, 3.0, 3.6);
-        st.bay = r(s, 2, 2.4, 3.6);
-        st.win_h = st.floor_h * r(s, 3, 0.42, 0.58);
-        st.ground_h = r(s, 4, 3.6, 4.6);
-        st.win_w = st.bay * r(s, 5, 0.38, 0.58);
-        st.sill = (st.floor_h - st.win_h) * r(s, 6, 0.4, 0.6);
-        st.shop = r(s, 7, 0.0, 1.0) < 0.5;
+        st.floor_h = r(s, 1, FLOOR_H);
+        st.bay = r(s, 2, BAY);
+        st.win_h = st.floor_h * r(s, 3, WIN_H);
+        st.ground_h = r(s, 4, GROUND_H);
+        st.win_w = st.bay * r(s, 5, WIN_W);
+        st.sill = (st.floor_h - st.win_h) * r(s, 6, SILL);
+        st.shop = odds(s, 7, SHOP_ODDS);
     };
     for (_, st) in &mut lay.closure {
         grid(st);
@@ -332,10 +333,10 @@ fn redraw_unseen_details(lay: &mut Layout) {
         }
     }
     let (s, st) = (lay.look.salt, &mut lay.street);
-    st.dash_len = r(s, 11, 2.5, 4.0);
-    st.dash_period = st.dash_len + r(s, 12, 5.0, 9.0);
-    st.dash_phase = r(s, 13, 0.0, st.dash_period);
-    st.crosswalk = (r(s, 14, 0.0, 1.0) < 0.25).then(|| r(s, 15, 12.0, 30.0));
+    st.dash_len = r(s, 11, DASH_LEN);
+    st.dash_period = st.dash_len + r(s, 12, DASH_GAP);
+    st.dash_phase = r(s, 13, (0.0, st.dash_period));
+    st.crosswalk = odds(s, 14, CROSSWALK_ODDS).then(|| r(s, 15, CROSSWALK_Z));
 }
 
 /// Mixes (seed, index) into one RNG seed; SplitMix64 so that neighbouring indices give unrelated streams.
@@ -549,6 +550,22 @@ impl Street {
     }
 }
 
+// Ranges of the details no label map shows, drawn once by `sample_layout` and again by `redraw_unseen_details`.
+/// Facades: floor height and bay width (metres), window height and width as shares of a floor and a bay, the sill
+/// as a share of the wall under and over a window, the ground floor's height, the odds of a shop front.
+const FLOOR_H: (f32, f32) = (3.0, 3.6);
+const BAY: (f32, f32) = (2.4, 3.6);
+const WIN_H: (f32, f32) = (0.42, 0.58);
+const WIN_W: (f32, f32) = (0.38, 0.58);
+const SILL: (f32, f32) = (0.4, 0.6);
+const GROUND_H: (f32, f32) = (3.6, 4.6);
+const SHOP_ODDS: f64 = 0.5;
+/// Road paint: dash length and gap (metres), the odds of a zebra crossing and its distance.
+const DASH_LEN: (f32, f32) = (2.5, 4.0);
+const DASH_GAP: (f32, f32) = (5.0, 9.0);
+const CROSSWALK_ODDS: f64 = 0.25;
+const CROSSWALK_Z: (f32, f32) = (12.0, 30.0);
+
 #[derive(Clone, Copy)]
 struct Facade {
     tint: Rgb,
@@ -746,8 +763,8 @@ fn sample_layout(rng: &mut Pcg64, w: usize, h: usize) -> Layout {
     let lane_centres = (0..n_lanes).map(|k| lanes_l + (k as f32 + 0.5) * lw).collect();
     let solid_lines =
         vec![if park[0] { lanes_l } else { road[0] + 0.3 }, if park[1] { lanes_r } else { road[1] - 0.3 }];
-    let dash_len = uni(rng, 2.5, 4.0);
-    let dash_period = dash_len + uni(rng, 5.0, 9.0);
+    let dash_len = uni(rng, DASH_LEN.0, DASH_LEN.1);
+    let dash_period = dash_len + uni(rng, DASH_GAP.0, DASH_GAP.1);
     let street = Street {
         road,
         walk: [uni(rng, 1.8, 4.5), uni(rng, 1.8, 4.5)],
@@ -758,25 +775,25 @@ fn sample_layout(rng: &mut Pcg64, w: usize, h: usize) -> Layout {
         dash_len,
         dash_period,
         dash_phase: uni(rng, 0.0, dash_period),
-        crosswalk: rng.random_bool(0.25).then(|| uni(rng, 12.0, 30.0)),
+        crosswalk: rng.random_bool(CROSSWALK_ODDS).then(|| uni(rng, CROSSWALK_Z.0, CROSSWALK_Z.1)),
     };
 
     let family = BUILDING_MODES[look.building].rgb;
     let facade = |rng: &mut Pcg64| {
-        let floor_h = uni(rng, 3.0, 3.6);
-        let bay = uni(rng, 2.4, 3.6);
-        let win_h = floor_h * uni(rng, 0.42, 0.58);
+        let floor_h = uni(rng, FLOOR_H.0, FLOOR_H.1);
+        let bay = uni(rng, BAY.0, BAY.1);
+        let win_h = floor_h * uni(rng, WIN_H.0, WIN_H.1);
         let base = rgb(family);
         let k = uni(rng, 0.86, 1.14);
         Facade {
             tint: [0, 1, 2].map(|c| (base[c] * k + uni(rng, -7.0, 7.0)).clamp(0.0, 255.0)),
             floor_h,
-            ground_h: uni(rng, 3.6, 4.6),
+            ground_h: uni(rng, GROUND_H.0, GROUND_H.1),
             bay,
-            win_w: bay * uni(rng, 0.38, 0.58),
+            win_w: bay * uni(rng, WIN_W.0, WIN_W.1),
             win_h,
-            sill: (floor_h - win_h) * uni(rng, 0.4, 0.6),
-            shop: rng.random_bool(0.5),
+            sill: (floor_h - win_h) * uni(rng, SILL.0, SILL.1),
+            shop: rng.random_bool(SHOP_ODDS),
             salt: rng.random(),
         }
     };
