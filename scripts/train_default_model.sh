@@ -1,56 +1,60 @@
 #!/usr/bin/env bash
-# Trains the bundled default model end to end, the coarse-to-fine recipe of models/README.md in one command:
-# synthetic data at half and full size, stage 1 (global generator G1 + encoder E on full half-size frames), stage 2
-# (G1 + local enhancer G2 on the full-size scenes, G1 fixed for the first epochs), style clusters, packing (float16,
-# with G1 as the preview generator), then the model card's figures (eval-model, eval-styles, bench).
+# Trains the bundled default model (models/default) on one GPU: the recipe of models/README.md ("Recipe"), about
+# 25 minutes on an H100, sized so that the result still renders 2048x1024 in about 3 s on a 2-core CPU.
 #
-#   scripts/train_default_model.sh                   # GPU defaults: 2048x1024, --device cuda
-#   DEVICE=cpu W=512 H=256 E1=2 D1=1 E2=1 D2=1 TRAIN=20 TEST=5 scripts/train_default_model.sh   # a quick check
+#   scripts/train_default_model.sh                 # on a CUDA machine, from the repository root
+#   DEVICE=cpu W=256 H=128 TRAIN=6 TEST=2 ENCODE_SCENES=4 FLOOR=1 scripts/train_default_model.sh   # a quick check
 #
-# Every stage leaves its result in $WORK and is skipped when run again (training resumes with --continue-train),
-# so an interrupted run goes on where it stopped. Timings go to $WORK/timings.txt, each stage's log to $WORK/logs/.
-# The packed model lands in $WORK/model (copy it to models/default after looking at the figures).
+# Stages (each leaves a marker in $WORK/logs/NAME.done and is skipped when run again; a training stage that was
+# stopped, with Ctrl-C say, resumes from its checkpoint when the script is run again, so an interrupted run goes on
+# where it stopped):
+#   synth     the synthetic data twice: at a quarter of the output size (G1's scale) and at full size
+#   global    G1 (a global generator, NGF*4 filters, 2 downsamplings, BLOCKS residual blocks) and the encoder E on
+#             whole quarter-size frames, E looking at the photo as it is
+#   local     G1 + two local enhancers on whole full-size frames, G1 and E from `global`, everything training jointly;
+#             E looks at the photo shrunk 4 times, the size it learnt at in `global`; three discriminators
+#   finetune  `local` trained on at half the learning rate, with G and E from `local` but a new discriminator and
+#             Adam (the shipped model was made in two machine sessions and only G and E went from one to the next)
+#   preview   the preview generator: `finetune`'s G1 with `global`'s output layer, trained on whole quarter-size
+#             frames with `finetune`'s E fixed, so that the preview and the full model read the same styles
+#   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size)
+#   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors)
+#   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
 #
 # Settings (environment variables, defaults in brackets):
-#   BIN [./target/release/pix2pixhd]  WORK [runs/default]  DEVICE [cuda]  AMP [none; fp16|bf16 on CUDA]
-#   W, H [2048, 1024]: full size (stage 2); stage 1 trains at W/2 x H/2
-#   TRAIN, TEST [500, 50]: scenes made by `synth`
-#   E1, D1 [20, 20]: stage-1 epochs at the full and the decaying learning rate; E2, D2 [10, 10] for stage 2
-#   FIX [2]: stage-2 epochs with G1 fixed   NDOWN [3]: downsamplings in G1 (2 kept small cars' colours better in
-#   the README's style runs)   L1 [20]: --lambda-l1 in both stages   CROP2 [none]: `crop` trains stage 2
-#   on FINE2 [512] square crops instead of full frames   ENCODE_SCENES [200]: training scenes the clusters come from
-#   PYTHON [.venv/bin/python, else python3]: runs scripts/pack_model.py (needs the safetensors package)
-#   EVAL [1]: 0 skips the figures   FLOOR [5]: re-drawings per test scene for eval-model's texture floor
-#   (what a perfect generator would score), 0 skips it
+#   BIN [./target/release/pix2pixhd]  WORK [runs/gpu]  DEVICE [cuda]  W, H [2048, 1024]  TRAIN, TEST [500, 50]
+#   NGF [8] (the finest enhancer's filters; G1 gets NGF*4)  BLOCKS [6]  L1 [50] (--lambda-l1)  THREADS [12] (loaders)
+#   epochs at the full and at the decaying learning rate: global G_N, G_D [3, 3], local L_N, L_D [3, 2],
+#   finetune F_N, F_D [1, 2], preview P_N, P_D [1, 1]
+#   ENCODE_SCENES [200]  EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
+#   PYTHON [python3, else .venv/bin/python]: runs scripts/pack_model.py
 set -euo pipefail
 BIN=${BIN:-./target/release/pix2pixhd}
-WORK=${WORK:-runs/default}
+WORK=${WORK:-runs/gpu}
 DEVICE=${DEVICE:-cuda}
-AMP=${AMP:-none}
 W=${W:-2048} H=${H:-1024}
 TRAIN=${TRAIN:-500} TEST=${TEST:-50}
-E1=${E1:-20} D1=${D1:-20} E2=${E2:-10} D2=${D2:-10} FIX=${FIX:-2}
-NDOWN=${NDOWN:-3} L1=${L1:-20} CROP2=${CROP2:-none} FINE2=${FINE2:-512}
+NGF=${NGF:-8} BLOCKS=${BLOCKS:-6} L1=${L1:-50} THREADS=${THREADS:-12}
+G_N=${G_N:-3} G_D=${G_D:-3} L_N=${L_N:-3} L_D=${L_D:-2} F_N=${F_N:-1} F_D=${F_D:-2} P_N=${P_N:-1} P_D=${P_D:-1}
 ENCODE_SCENES=${ENCODE_SCENES:-200}
-EVAL=${EVAL:-1}
-FLOOR=${FLOOR:-5}
+EVAL=${EVAL:-1} FLOOR=${FLOOR:-5}
 if [ -z "${PYTHON:-}" ]; then
-  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+  if python3 -c 'import safetensors' 2>/dev/null; then PYTHON=python3; else PYTHON=.venv/bin/python; fi
 fi
-
 [ -x "$BIN" ] || { echo "error: $BIN not found or not executable (cargo build --release, or set BIN)"; exit 1; }
 [ -f scripts/pack_model.py ] || { echo "error: run this from the repository root (scripts/pack_model.py not found)"; exit 1; }
 "$PYTHON" -c 'import safetensors' 2>/dev/null || {
   echo "error: $PYTHON cannot import safetensors, which scripts/pack_model.py needs (.venv/bin/pip install safetensors)"
   exit 1
 }
-HALF_W=$((W / 2)) HALF_H=$((H / 2))
-mkdir -p "$WORK/logs"
+QW=$((W / 4)) QH=$((H / 4))
+G1NGF=$((NGF * 4))
+CK="$WORK/ckpt"
+mkdir -p "$WORK/logs" "$CK"
 TIMES="$WORK/timings.txt"
-echo "# $(date -u +%FT%TZ) W=$W H=$H TRAIN=$TRAIN TEST=$TEST E1=$E1 D1=$D1 E2=$E2 D2=$D2 FIX=$FIX NDOWN=$NDOWN L1=$L1 CROP2=$CROP2 DEVICE=$DEVICE AMP=$AMP" >>"$TIMES"
+echo "# $(date -u +%FT%TZ) W=$W H=$H TRAIN=$TRAIN NGF=$NGF BLOCKS=$BLOCKS L1=$L1 DEVICE=$DEVICE" >>"$TIMES"
 
-# stage NAME COMMAND...: runs COMMAND unless an earlier run finished it ($WORK/logs/NAME.done), logs it and records
-# how long it took.
+# stage NAME COMMAND...: runs COMMAND unless an earlier run finished it, logs it and records how long it took.
 stage() {
   local name=$1
   shift
@@ -66,12 +70,24 @@ stage() {
   touch "$marker"
 }
 
-# train_to_end RUN_DIR TRAIN_COMMAND...: `train` also exits 0 when stopped early (Ctrl-C, --max-steps) with its
-# checkpoint saved; the stage counts as done only when the run's state says every epoch ran.
+COMMON=(--instance-feat --no-vgg-loss --ndf 32 --lambda-l1 "$L1" --resize-or-crop none --n-threads "$THREADS"
+  --device "$DEVICE" --checkpoints-dir "$CK" --print-freq 100 --save-latest-freq 500 --quiet)
+G1=(--ngf "$G1NGF" --n-downsample-global 2 --n-blocks-global "$BLOCKS")
+LOCAL=(--net-g local --ngf "$NGF" --n-downsample-global 2 --n-blocks-global "$BLOCKS" --n-local-enhancers 2
+  --n-blocks-local 3 --encoder-downsample 4 --num-d 3)
+
+# G and E of a run, without its discriminator and optimiser (what the finetune stage starts from).
+g_and_e() {
+  mkdir -p "$2"
+  cp "$1/config.json" "$1/latest_net_G.safetensors" "$1/latest_net_E.safetensors" "$2/"
+}
+
+# train_to_end RUN_NAME TRAIN_ARGS...: `train` (resuming RUN_NAME if it has a checkpoint) that counts as done only
+# when the run's state says every epoch ran; `train` also exits 0 when stopped early with its checkpoint saved.
 train_to_end() {
-  local dir=$1
+  local dir="$CK/$1"
   shift
-  "$@"
+  "$BIN" train --continue-train "$@"
   "$PYTHON" - "$dir" <<'PY'
 import json, os, sys
 d = sys.argv[1]
@@ -82,41 +98,30 @@ if state["epoch"] <= opts["niter"] + opts["niter_decay"]:
 PY
 }
 
-AMP_FLAG=()
-[ "$AMP" = none ] || AMP_FLAG=(--amp "$AMP")
-COMMON=(--instance-feat --no-vgg-loss --ndf 32 --lambda-l1 "$L1" --device "$DEVICE" "${AMP_FLAG[@]}")
-
-stage synth_half \
-  "$BIN" synth --out "$WORK/data_half" --train "$TRAIN" --test "$TEST" --width "$HALF_W" --height "$HALF_H" --quiet --force
+stage synth_quarter \
+  "$BIN" synth --out "$WORK/data_q" --train "$TRAIN" --test "$TEST" --width "$QW" --height "$QH" --quiet --force
 stage synth_full \
   "$BIN" synth --out "$WORK/data_full" --train "$TRAIN" --test "$TEST" --width "$W" --height "$H" --quiet --force
-
-stage train_global train_to_end "$WORK/ckpt/global" \
-  "$BIN" train --dataroot "$WORK/data_half" --checkpoints-dir "$WORK/ckpt" --name global --continue-train \
-  --net-g global --ngf 32 --n-downsample-global "$NDOWN" --n-blocks-global 6 --resize-or-crop none \
-  --niter "$E1" --niter-decay "$D1" "${COMMON[@]}"
-
-CROP_FLAGS=(--resize-or-crop none)
-[ "$CROP2" = crop ] && CROP_FLAGS=(--resize-or-crop crop --fine-size "$FINE2")
-stage train_local train_to_end "$WORK/ckpt/local" \
-  "$BIN" train --dataroot "$WORK/data_full" --checkpoints-dir "$WORK/ckpt" --name local --continue-train \
-  --net-g local --ngf 16 --n-downsample-global "$NDOWN" --n-blocks-global 6 --n-local-enhancers 1 --n-blocks-local 3 \
-  "${CROP_FLAGS[@]}" --load-pretrain "$WORK/ckpt/global" --niter-fix-global "$FIX" \
-  --niter "$E2" --niter-decay "$D2" "${COMMON[@]}"
-
-stage encode \
-  "$BIN" encode --model "$WORK/ckpt/local" --dataroot "$WORK/data_full" --max-dataset-size "$ENCODE_SCENES" \
+stage global train_to_end global --dataroot "$WORK/data_q" --name global --net-g global "${G1[@]}" \
+  --niter "$G_N" --niter-decay "$G_D" "${COMMON[@]}"
+stage local train_to_end local --dataroot "$WORK/data_full" --name local "${LOCAL[@]}" --load-pretrain "$CK/global" \
+  --niter "$L_N" --niter-decay "$L_D" "${COMMON[@]}"
+stage local_g_and_e g_and_e "$CK/local" "$CK/local_g_and_e"
+stage finetune train_to_end finetune --dataroot "$WORK/data_full" --name finetune "${LOCAL[@]}" \
+  --load-pretrain "$CK/local_g_and_e" --lr 0.0001 --niter "$F_N" --niter-decay "$F_D" "${COMMON[@]}"
+stage preview train_to_end preview --dataroot "$WORK/data_q" --name preview --net-g global "${G1[@]}" \
+  --load-pretrain "$CK/global" --load-pretrain "$CK/finetune" --freeze-encoder --lr 0.0001 \
+  --niter "$P_N" --niter-decay "$P_D" "${COMMON[@]}"
+stage encode "$BIN" encode --model "$CK/finetune" --dataroot "$WORK/data_full" --max-dataset-size "$ENCODE_SCENES" \
   --resize-or-crop none --device "$DEVICE"
-stage pack \
-  "$PYTHON" scripts/pack_model.py "$WORK/ckpt/local" "$WORK/model" --preview "$WORK/ckpt/global"
+stage pack "$PYTHON" scripts/pack_model.py "$CK/finetune" "$WORK/model" --preview "$CK/preview"
 
 if [ "$EVAL" = 1 ]; then
-  stage eval_model \
-    "$BIN" eval-model --model "$WORK/model" --dataroot "$WORK/data_full" --scenes "$TEST" --train-scenes "$ENCODE_SCENES" \
-    --texture-floor "$FLOOR" --sheet "$WORK/model/contact_sheet.png" --json "$WORK/model/eval.json" --device "$DEVICE"
-  stage eval_styles \
-    "$BIN" eval-styles --model "$WORK/model" --dataroot "$WORK/data_full" --max-scenes 20 --device "$DEVICE"
-  stage bench \
-    "$BIN" bench --model "$WORK/model" --width "$W" --height "$H" --device "$DEVICE" --iters 3 --no-pytorch
+  M="$WORK/model"
+  stage eval_model "$BIN" eval-model --model "$M" --dataroot "$WORK/data_full" --scenes "$TEST" \
+    --train-scenes "$ENCODE_SCENES" --texture-floor "$FLOOR" --sheet "$M/contact_sheet.png" --json "$M/eval.json" \
+    --device "$DEVICE"
+  stage eval_styles "$BIN" eval-styles --model "$M" --dataroot "$WORK/data_full" --max-scenes 20 --device "$DEVICE"
+  stage bench "$BIN" bench --model "$M" --width "$W" --height "$H" --device "$DEVICE" --iters 3 --no-pytorch
 fi
 echo "model: $WORK/model   timings: $TIMES   logs: $WORK/logs/"
