@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the bundled default model (models/default) on one GPU: the recipe of models/README.md ("Recipe"), about
-# 25 minutes on an H100, sized so that the result still renders 2048x1024 in about 3 s on a 2-core CPU.
+# 21 minutes on an H100, sized so that the result still renders 2048x1024 in about 3 s on a 2-core CPU.
 #
 #   scripts/train_default_model.sh                 # on a CUDA machine, from the repository root
 #   DEVICE=cpu W=256 H=128 TRAIN=6 TEST=2 ENCODE_SCENES=4 FLOOR=1 scripts/train_default_model.sh   # a quick check
