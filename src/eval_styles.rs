@@ -3,8 +3,9 @@
 //! Two figures, on a data set made by `pix2pixhd synth` (whose `*_meta/` sidecars name every car's colour mode):
 //! - cluster purity over the training cars: each car's encoded feature goes to its nearest car cluster; purity is the
 //!   share of cars whose cluster's majority mode is their own mode;
-//! - hit rate on test cars: every test scene is rendered once per mode m with all cars set to the cluster whose
-//!   majority mode is m; a hit is a car whose rendered mean colour is nearest to mode m.
+//! - hit rate on test cars: every test scene is rendered once per mode m with all cars set to the cluster a user
+//!   would pick for m (of the clusters whose training cars' mean colour is nearest to m, the one with most cars, both
+//!   from `clusters.json`); a hit is a car whose rendered mean colour is nearest to mode m.
 //!
 //! Two more on the same test cars, to tell where colour is lost: the share of cars whose mean colour in the real photo
 //! is nearest to their own mode (the ceiling of the hit rate: windows, wheels and shading pull the mean), and the
@@ -187,14 +188,8 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let purity = pure as f64 / total as f64;
     println!("cluster purity: {purity:.3}");
 
-    // 2. Hit rate: each mode that is some cluster's majority, through its largest such cluster.
-    let mut cluster_of_mode: BTreeMap<usize, usize> = BTreeMap::new();
-    for (j, &m) in majority.iter().enumerate() {
-        let size = |j: usize| table[j].iter().sum::<usize>();
-        if cluster_of_mode.get(&m).is_none_or(|&old| size(j) > size(old)) {
-            cluster_of_mode.insert(m, j);
-        }
-    }
+    // 2. Hit rate: each mode through the cluster a user would pick for it (see `clusters_for_modes`).
+    let cluster_of_mode = clusters_for_modes(&mode_of_cluster, &car_clusters.counts);
     let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
     let mut renders = BTreeMap::<usize, ModeRenders>::new();
     let (mut real_hits, mut rec_hits) = ((0usize, 0usize), (0usize, 0usize));
@@ -299,6 +294,20 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     })
 }
 
+/// For each colour mode, the cluster that stands for it in the hit rate: among the clusters whose training cars'
+/// mean colour is nearest to the mode (the swatch the editor shows), the one holding most training cars, both as
+/// `clusters.json` has them (every car `encode` saw); the lower index on a tie. Empty clusters stand for nothing.
+fn clusters_for_modes(mode_of_cluster: &[Option<usize>], counts: &[usize]) -> BTreeMap<usize, usize> {
+    let mut chosen: BTreeMap<usize, usize> = BTreeMap::new();
+    for (j, (&mode, &n)) in mode_of_cluster.iter().zip(counts).enumerate() {
+        let Some(m) = mode else { continue };
+        if n > 0 && chosen.get(&m).is_none_or(|&old| n > counts[old]) {
+            chosen.insert(m, j);
+        }
+    }
+    chosen
+}
+
 /// The mean colour of the pixels of instance `id` in an RGB image (0..255 per channel; black for an empty instance).
 fn mean_colour(rgb: &[u8], inst: &[u32], id: u32) -> [f32; 3] {
     let mut sum = [0f64; 3];
@@ -327,5 +336,16 @@ mod tests {
         // At 256×128 the top band starts at the styles test's 200 pixels.
         assert_eq!(size_band(199, 256 * 128), 1);
         assert_eq!(size_band(200, 256 * 128), 2);
+    }
+
+    #[test]
+    fn each_mode_is_rendered_with_its_largest_cluster() {
+        // Clusters 0..6: red, white (7 cars), white (15), empty white, none, white (15, a tie), red (30).
+        let modes = [Some(0), Some(3), Some(3), Some(3), None, Some(3), Some(0)];
+        let counts = [29, 7, 15, 0, 12, 15, 30];
+        let chosen = clusters_for_modes(&modes, &counts);
+        assert_eq!(chosen, BTreeMap::from([(0, 6), (3, 2)]));
+        // A mode whose only cluster is empty has none.
+        assert!(clusters_for_modes(&[Some(1)], &[0]).is_empty());
     }
 }
