@@ -18,6 +18,7 @@
 #   preview   the preview generator: `finetune`'s G1 with `global`'s output layer, trained on whole quarter-size
 #             frames with `finetune`'s E fixed, so that the preview and the full model read the same styles
 #   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size)
+#             (the shipped preview then got 2,000 more iterations on a CPU: models/README.md, "Recipe")
 #   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors)
 #   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
 #
@@ -121,7 +122,7 @@ if [ "$EVAL" = 1 ]; then
   stage eval_model "$BIN" eval-model --model "$M" --dataroot "$WORK/data_full" --scenes "$TEST" \
     --train-scenes "$ENCODE_SCENES" --texture-floor "$FLOOR" --sheet "$M/contact_sheet.png" --json "$M/eval.json" \
     --device "$DEVICE"
-  stage eval_styles "$BIN" eval-styles --model "$M" --dataroot "$WORK/data_full" --max-scenes 20 --device "$DEVICE"
+  stage eval_styles "$BIN" eval-styles --model "$M" --dataroot "$WORK/data_full" --max-scenes "$TEST" --device "$DEVICE"
   stage bench "$BIN" bench --model "$M" --width "$W" --height "$H" --device "$DEVICE" --iters 3 --no-pytorch
 fi
 echo "model: $WORK/model   timings: $TIMES   logs: $WORK/logs/"
