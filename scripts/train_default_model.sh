@@ -17,8 +17,8 @@
 #             Adam (the shipped model was made in two machine sessions and only G and E went from one to the next)
 #   preview   the preview generator: `finetune`'s G1 with `global`'s output layer, trained on whole quarter-size
 #             frames with `finetune`'s E fixed, so that the preview and the full model read the same styles
-#   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size)
 #             (the shipped preview then got 2,000 more iterations on a CPU: models/README.md, "Recipe")
+#   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size)
 #   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors)
 #   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
 #
