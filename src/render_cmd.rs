@@ -1,14 +1,17 @@
 //! `pix2pixhd render`: label map (+ instance map, + style choices) → photo PNG, one file or a whole folder.
 
+use crate::app::worker::{PREVIEW_DIR, PREVIEW_MAX_WIDTH, open_preview, preview_factor, shrink};
 use crate::cli::{ModelArgs, ResolvedModel};
 use crate::features::{StyleChoice, StyleSpec};
 use crate::labels;
 use crate::model::checkpoint::write_atomically;
+use crate::model::config::ModelConfig;
 use crate::model::runtime::{ModelFiles, Precision, pick_device};
 use crate::render::Renderer;
 use crate::scene::Scene;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 /// Where the bundled default model lives, relative to the project.
@@ -41,6 +44,11 @@ pub struct RenderArgs {
     /// Write one image per style cluster of object ID, cropped around it: a contact sheet to choose from.
     #[arg(long, value_name = "ID")]
     pub all_styles: Option<u32>,
+    /// Render what the editor's quick preview shows: the model folder's preview generator (its `preview/` folder;
+    /// without one, the model itself) on the scene shrunk to the scale that generator learnt, at most 768 pixels
+    /// wide: 512×256 for a 2048×1024 scene with the bundled model. The PNG has that smaller size.
+    #[arg(long, conflicts_with_all = ["encode_from", "all_styles"])]
+    pub preview: bool,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -107,8 +115,45 @@ fn write_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
     Ok(())
 }
 
-/// Renders one scene to `out`; with `all_styles`, one cropped image per cluster of that object instead.
-fn render_one(r: &Renderer, scene: &Scene, args: &RenderArgs, out: &Path) -> Result<Vec<PathBuf>> {
+/// With `--preview`: the full model's configuration (its enhancers set the scale the preview runs at) and whether the
+/// renderer is a preview generator of its own (else the full model runs at a smaller size, as in the editor).
+struct PreviewScale {
+    full: ModelConfig,
+    own: bool,
+}
+
+/// A warning for a preview generator named as the model (`--model models/default/preview`) on a scene wider than
+/// any preview: it learnt scenes at the scale its G1 has inside the model folder around it, so at this size its
+/// picture is off.
+pub fn preview_model_warning(source: &Path, (width, height): (u32, u32)) -> Option<String> {
+    if source.file_name()? != PREVIEW_DIR || width <= PREVIEW_MAX_WIDTH {
+        return None;
+    }
+    let parent = source.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let cfg = ModelConfig::load(ModelFiles::locate(parent).ok()?.config.as_ref()?).ok()?;
+    let f = preview_factor(width, &cfg, true);
+    (f > 1).then(|| {
+        format!(
+            "warning: {} is the preview generator of the model in {p}: the editor runs it on this scene shrunk {f} \
+             times ({}×{}), the scale it learnt, and at full size its picture will look wrong. \
+             `pix2pixhd render --model {p} --preview` renders that.",
+            source.display(),
+            width / f,
+            height / f,
+            p = parent.display()
+        )
+    })
+}
+
+/// Renders one scene to `out`; with `all_styles`, one cropped image per cluster of that object instead; with
+/// `preview`, the scene shrunk to the preview's scale.
+fn render_one(
+    r: &Renderer,
+    scene: &Scene,
+    args: &RenderArgs,
+    out: &Path,
+    preview: Option<&PreviewScale>,
+) -> Result<Vec<PathBuf>> {
     let (w, h) = (scene.width() as usize, scene.height() as usize);
     let base = StyleSpec { seed: args.seed, by_id: scene.styles().clone(), ..Default::default() };
     let spec = parse_styles(&args.styles, base)?;
@@ -123,7 +168,14 @@ fn render_one(r: &Renderer, scene: &Scene, args: &RenderArgs, out: &Path) -> Res
         None => None,
     };
     let Some(id) = args.all_styles else {
-        let rgb = r.render(scene.label(), scene.inst(), (w, h), &spec, photo.as_deref())?;
+        let (rgb, w, h) = match preview {
+            Some(p) => {
+                let (pw, ph, label, inst) = shrink(scene, preview_factor(scene.width(), &p.full, p.own));
+                let (pw, ph) = (pw as usize, ph as usize);
+                (r.render(&label, &inst, (pw, ph), &spec, None)?, pw, ph)
+            }
+            None => (r.render(scene.label(), scene.inst(), (w, h), &spec, photo.as_deref())?, w, h),
+        };
         write_png(out, &rgb, w, h)?;
         return Ok(vec![out.to_path_buf()]);
     };
@@ -167,7 +219,29 @@ fn render_one(r: &Renderer, scene: &Scene, args: &RenderArgs, out: &Path) -> Res
 pub fn run(args: &RenderArgs) -> Result<()> {
     let model = resolve_model(&args.model)?;
     let device = pick_device(&args.device)?;
-    let renderer = Renderer::open(&model, device, args.precision)?;
+    let mut renderer = Renderer::open(&model, device, args.precision)?;
+    let preview = if args.preview {
+        let full = renderer.g.cfg.clone();
+        let own = match open_preview(&renderer, &renderer.source, device, args.precision).map_err(anyhow::Error::msg)? {
+            Some(p) => {
+                renderer = p;
+                true
+            }
+            None => false,
+        };
+        Some(PreviewScale { full, own })
+    } else {
+        None
+    };
+    // Once: a warning if the model named is a preview generator run at a scale it never saw.
+    let warned = Cell::new(args.preview);
+    let warn = |scene: &Scene| {
+        if !warned.replace(true)
+            && let Some(w) = preview_model_warning(&renderer.source, (scene.width(), scene.height()))
+        {
+            eprintln!("{w}");
+        }
+    };
     if args.input.is_dir() {
         let mut inputs: Vec<PathBuf> = std::fs::read_dir(&args.input)
             .with_context(|| format!("cannot list {}", args.input.display()))?
@@ -187,8 +261,9 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         for input in &inputs {
             let inst = args.inst.as_ref().map(|d| d.join(input.file_name().expect("a file")));
             let scene = open_scene(input, inst.as_deref())?;
+            warn(&scene);
             let name = input.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
-            render_one(&renderer, &scene, args, &out_dir.join(format!("{name}.png")))?;
+            render_one(&renderer, &scene, args, &out_dir.join(format!("{name}.png")), preview.as_ref())?;
             bar.inc(1);
         }
         bar.finish();
@@ -200,7 +275,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         let stem = args.input.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
         args.input.with_file_name(format!("{stem}_render.png"))
     });
-    for p in render_one(&renderer, &scene, args, &out)? {
+    warn(&scene);
+    for p in render_one(&renderer, &scene, args, &out, preview.as_ref())? {
         println!("wrote {}", p.display());
     }
     Ok(())

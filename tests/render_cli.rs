@@ -299,6 +299,40 @@ fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
     assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the render barely differ");
 }
 
+#[test]
+fn render_preview_runs_the_bundled_preview_generator_at_its_own_scale() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bundled-preview-{}.png", std::process::id()));
+    let label = root.join("assets/street_01_labelIds.png");
+    render(&[label.to_str().unwrap(), "--preview", "--out", out.to_str().unwrap()]).unwrap();
+    let img = image::open(&out).unwrap().to_rgb8();
+    std::fs::remove_file(&out).unwrap();
+    // G1 runs at a quarter of the size inside the bundled model (two enhancers): the editor's preview scale.
+    assert_eq!(img.dimensions(), (512, 256));
+    let mean = |rows: std::ops::Range<u32>| {
+        let mut s = [0f64; 3];
+        for y in rows.clone() {
+            for x in 0..512 {
+                for (c, v) in s.iter_mut().enumerate() {
+                    *v += f64::from(img.get_pixel(x, y)[c]);
+                }
+            }
+        }
+        s.map(|v| v / (512.0 * rows.len() as f64))
+    };
+    let (top, bottom) = (mean(0..25), mean(231..256));
+    let diff: f64 = (0..3).map(|c| (top[c] - bottom[c]).abs()).sum();
+    assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the preview barely differ");
+
+    // Naming the preview folder as the model warns for a scene wider than any preview, and only then.
+    let pv = root.join("models/default/preview");
+    let warning = |dir: &Path, size| pix2pixhd::render_cmd::preview_model_warning(dir, size);
+    let w = warning(&pv, (2048, 1024)).expect("a warning at 2048×1024");
+    assert!(w.contains("shrunk 4 times (512×256)") && w.contains("--preview"), "{w}");
+    assert_eq!(warning(&pv, (512, 256)), None, "the size the preview learnt");
+    assert_eq!(warning(&root.join("models/default"), (2048, 1024)), None, "the full model");
+}
+
 /// `eval-styles` end to end on a few synthetic scenes and a model trained for a few steps: the figures are consistent
 /// (not good: the model is barely trained), every mode with a cluster is rendered on every test car.
 #[test]

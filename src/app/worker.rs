@@ -233,19 +233,7 @@ fn resolve(dir: &Path) -> Result<ResolvedModel, String> {
 fn load(dir: &Path, device: &str, precision: Precision) -> Result<(Models, ModelInfo), String> {
     let device = pick_device(device).map_err(|e| e.to_string())?;
     let full = Renderer::open(&resolve(dir)?, device, precision).map_err(|e| e.to_string())?;
-    let pdir = dir.join(PREVIEW_DIR);
-    let preview = if pdir.is_dir() {
-        let mut p = Renderer::open(&resolve(&pdir)?, device, precision)
-            .map_err(|e| format!("preview model {}: {e}", pdir.display()))?;
-        // The preview generator takes the same style features as the full one: it uses its clusters, so that a
-        // cluster index means the same in both.
-        if full.clusters.is_some() {
-            p.clusters = full.clusters.clone();
-        }
-        Some(p)
-    } else {
-        None
-    };
+    let preview = open_preview(&full, dir, device, precision)?;
     let info = ModelInfo {
         path: dir.to_path_buf(),
         device: format!("{device:?}").to_lowercase(),
@@ -255,6 +243,26 @@ fn load(dir: &Path, device: &str, precision: Precision) -> Result<(Models, Model
         params: full.g.param_count(),
     };
     Ok((Models { full, preview }, info))
+}
+
+/// The preview generator of the model in `dir` (its `preview/` folder), if it has one. It takes the same style
+/// features as the full model `full` and gets its clusters, so that a cluster index means the same in both.
+pub fn open_preview(
+    full: &Renderer,
+    dir: &Path,
+    device: tch::Device,
+    precision: Precision,
+) -> Result<Option<Renderer>, String> {
+    let pdir = dir.join(PREVIEW_DIR);
+    if !pdir.is_dir() {
+        return Ok(None);
+    }
+    let mut p = Renderer::open(&resolve(&pdir)?, device, precision)
+        .map_err(|e| format!("preview model {}: {e}", pdir.display()))?;
+    if full.clusters.is_some() {
+        p.clusters = full.clusters.clone();
+    }
+    Ok(Some(p))
 }
 
 fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sender<Event>, wake: &Wake) {
