@@ -280,23 +280,22 @@ fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
     std::fs::remove_file(&out).unwrap();
     assert_eq!(img.dimensions(), (2048, 1024));
     // A picture, not a flat or empty image: the sky (top rows) and the road (bottom rows) differ in colour.
-    let mean = |rows: std::ops::Range<u32>| {
-        let mut s = [0f64; 3];
-        let mut n = 0.0;
-        for y in rows {
-            for x in (0..2048).step_by(8) {
-                let p = img.get_pixel(x, y);
-                for c in 0..3 {
-                    s[c] += f64::from(p[c]);
-                }
-                n += 1.0;
-            }
-        }
-        s.map(|v| v / n)
-    };
-    let (top, bottom) = (mean(0..100), mean(924..1024));
+    let (top, bottom) = (mean_of_rows(&img, 0..100), mean_of_rows(&img, 924..1024));
     let diff: f64 = (0..3).map(|c| (top[c] - bottom[c]).abs()).sum();
     assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the render barely differ");
+}
+
+/// The mean colour (0..255 per channel) of these rows of an image.
+fn mean_of_rows(img: &image::RgbImage, rows: std::ops::Range<u32>) -> [f64; 3] {
+    let mut s = [0f64; 3];
+    for y in rows.clone() {
+        for x in 0..img.width() {
+            for (c, v) in s.iter_mut().enumerate() {
+                *v += f64::from(img.get_pixel(x, y)[c]);
+            }
+        }
+    }
+    s.map(|v| v / (f64::from(img.width()) * rows.len() as f64))
 }
 
 #[test]
@@ -309,18 +308,7 @@ fn render_preview_runs_the_bundled_preview_generator_at_its_own_scale() {
     std::fs::remove_file(&out).unwrap();
     // G1 runs at a quarter of the size inside the bundled model (two enhancers): the editor's preview scale.
     assert_eq!(img.dimensions(), (512, 256));
-    let mean = |rows: std::ops::Range<u32>| {
-        let mut s = [0f64; 3];
-        for y in rows.clone() {
-            for x in 0..512 {
-                for (c, v) in s.iter_mut().enumerate() {
-                    *v += f64::from(img.get_pixel(x, y)[c]);
-                }
-            }
-        }
-        s.map(|v| v / (512.0 * rows.len() as f64))
-    };
-    let (top, bottom) = (mean(0..25), mean(231..256));
+    let (top, bottom) = (mean_of_rows(&img, 0..25), mean_of_rows(&img, 231..256));
     let diff: f64 = (0..3).map(|c| (top[c] - bottom[c]).abs()).sum();
     assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the preview barely differ");
 
