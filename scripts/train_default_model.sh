@@ -18,7 +18,8 @@
 #   preview   the preview generator: `finetune`'s G1 with `global`'s output layer, trained on whole quarter-size
 #             frames with `finetune`'s E fixed, so that the preview and the full model read the same styles
 #             (the shipped preview then got 2,000 more iterations on a CPU: models/README.md, "Recipe")
-#   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size)
+#   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size: all of them by
+#             default, as the reference encodes its whole training set)
 #   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors)
 #   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
 #
@@ -27,7 +28,8 @@
 #   NGF [8] (the finest enhancer's filters; G1 gets NGF*4)  BLOCKS [6]  L1 [50] (--lambda-l1)  THREADS [12] (loaders)
 #   epochs at the full and at the decaying learning rate: global G_N, G_D [3, 3], local L_N, L_D [3, 2],
 #   finetune F_N, F_D [1, 2], preview P_N, P_D [1, 1]
-#   ENCODE_SCENES [200]  EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
+#   ENCODE_SCENES [TRAIN]  BASELINE_SCENES [200, at most TRAIN] (eval-model's class-colour baseline)
+#   EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
 #   PYTHON [python3, else .venv/bin/python]: runs scripts/pack_model.py
 set -euo pipefail
 BIN=${BIN:-./target/release/pix2pixhd}
@@ -37,7 +39,8 @@ W=${W:-2048} H=${H:-1024}
 TRAIN=${TRAIN:-500} TEST=${TEST:-50}
 NGF=${NGF:-8} BLOCKS=${BLOCKS:-6} L1=${L1:-50} THREADS=${THREADS:-12}
 G_N=${G_N:-3} G_D=${G_D:-3} L_N=${L_N:-3} L_D=${L_D:-2} F_N=${F_N:-1} F_D=${F_D:-2} P_N=${P_N:-1} P_D=${P_D:-1}
-ENCODE_SCENES=${ENCODE_SCENES:-200}
+ENCODE_SCENES=${ENCODE_SCENES:-$TRAIN}
+BASELINE_SCENES=${BASELINE_SCENES:-$((TRAIN < 200 ? TRAIN : 200))}
 EVAL=${EVAL:-1} FLOOR=${FLOOR:-5}
 if [ -z "${PYTHON:-}" ]; then
   if python3 -c 'import safetensors' 2>/dev/null; then PYTHON=python3; else PYTHON=.venv/bin/python; fi
@@ -120,7 +123,7 @@ stage pack "$PYTHON" scripts/pack_model.py "$CK/finetune" "$WORK/model" --previe
 if [ "$EVAL" = 1 ]; then
   M="$WORK/model"
   stage eval_model "$BIN" eval-model --model "$M" --dataroot "$WORK/data_full" --scenes "$TEST" \
-    --train-scenes "$ENCODE_SCENES" --texture-floor "$FLOOR" --sheet "$M/contact_sheet.png" --json "$M/eval.json" \
+    --train-scenes "$BASELINE_SCENES" --texture-floor "$FLOOR" --sheet "$M/contact_sheet.png" --json "$M/eval.json" \
     --device "$DEVICE"
   stage eval_styles "$BIN" eval-styles --model "$M" --dataroot "$WORK/data_full" --max-scenes "$TEST" --device "$DEVICE"
   stage bench "$BIN" bench --model "$M" --width "$W" --height "$H" --device "$DEVICE" --iters 3 --no-pytorch
