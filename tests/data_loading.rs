@@ -413,6 +413,43 @@ fn whole_frames_hold_each_crop_at_its_corner() {
 }
 
 #[test]
+fn whole_inputs_line_crops_up_with_the_frame_and_encode_it() {
+    let dir = tempfile::tempdir().unwrap();
+    folders_set(dir.path(), &["a", "b", "c", "d"]);
+    let ds = Arc::new(open(dir.path()).unwrap());
+    let opts = TransformOpts { resize_or_crop: Mode::Crop, load_size: 24, fine_size: 8, ..Default::default() };
+    let plain = Loader::new(ds.clone(), opts.clone(), 4, true, 3, 2, 2).unwrap().with_whole_frames(true);
+    let aligned = Loader::new(ds, opts, 4, true, 3, 2, 2).unwrap().with_whole_inputs(Some(4));
+    let corners = |l: &Loader, e| l.batch(e, 0).unwrap().whole.unwrap().corners;
+    let all_plain: Vec<(usize, usize)> = (0..4).flat_map(|e| corners(&plain, e)).collect();
+    assert!(all_plain.iter().any(|&(x, y)| x % 4 != 0 || y % 4 != 0), "seed 3 draws corners off the grid");
+    for e in 0..4 {
+        let got = corners(&aligned, e);
+        let plain_corners = corners(&plain, e);
+        for (n, c) in got.iter().enumerate() {
+            // The drawn corner x is rounded down; a flipped frame mirrors it (24 - x - 8), on the grid too.
+            let (px, py) = plain_corners[n];
+            let (unflipped, flipped) = ((px / 4 * 4, py / 4 * 4), (16 - (16 - px) / 4 * 4, py / 4 * 4));
+            assert!(*c == unflipped || *c == flipped, "epoch {e} item {n}: {c:?} for {:?}", plain_corners[n]);
+            assert!(c.0 % 4 == 0 && c.1 % 4 == 0, "{c:?}");
+        }
+    }
+
+    // G's input for the whole frames: the class one-hot of the whole label map, and the crop's own input is its
+    // window (the boundary map may differ on the crop's border, where the crop has no neighbours).
+    let b = aligned.batch(1, 0).unwrap();
+    let whole = b.whole.as_ref().unwrap();
+    let input = whole.input.as_ref().expect("asked for");
+    assert_eq!(input.size(), [4, 36, H as i64, W as i64]);
+    assert!(input.narrow(1, 0, 35).argmax(1, true).equal(&whole.label));
+    for (n, &(x0, y0)) in whole.corners.iter().enumerate() {
+        let window = input.get(n as i64).narrow(0, 0, 35).narrow(1, y0 as i64, 8).narrow(2, x0 as i64, 8);
+        assert!(window.equal(&b.input.get(n as i64).narrow(0, 0, 35)), "item {n}");
+    }
+    assert!(plain.batch(1, 0).unwrap().whole.unwrap().input.is_none());
+}
+
+#[test]
 fn batch_input_equals_the_single_sample_encoding() {
     let dir = tempfile::tempdir().unwrap();
     folders_set(dir.path(), &["a", "b", "c"]);

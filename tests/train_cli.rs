@@ -256,6 +256,38 @@ fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_mode
 }
 
 #[test]
+fn global_whole_frame_trains_g1_on_whole_frames_and_the_enhancers_on_crops() {
+    // 32×32 crops of the 64×32 maps: G1 (and E) see the whole frames, the two enhancers the crops.
+    let (_tmp, data, ckpt) = setup();
+    let extra = ["--net-g", "local", "--n-local-enhancers", "2", "--instance-feat", "--global-whole-frame"];
+    let mut a = args(&data, &ckpt, "gwf", &extra);
+    (a.ngf, a.resize_or_crop, a.fine_size) = (4, pix2pixhd::data::Mode::Crop, 32);
+    a.max_steps = Some(3);
+    run(&a).unwrap();
+    let dir = ckpt.join("gwf");
+    let mut still = args(&data, &ckpt, "still", &extra);
+    (still.ngf, still.resize_or_crop, still.fine_size, still.lr) = (4, pix2pixhd::data::Mode::Crop, 32, 0.0);
+    still.max_steps = Some(3);
+    run(&still).unwrap();
+    let (trained, start) = (read(&dir, "G"), read(&ckpt.join("still"), "G"));
+    for prefix in ["model.", "model1_", "model2_"] {
+        assert!(trained.iter().any(|(k, t)| k.starts_with(prefix) && *t != start[k]), "{prefix} trains");
+    }
+    let opts = std::fs::read_to_string(dir.join("train_options.json")).unwrap();
+    assert!(opts.contains("\"global_whole_frame\": true"), "{opts}");
+    let log = std::fs::read_to_string(dir.join("loss_log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(!log.contains("NaN") && !log.contains("null"), "{log}");
+    // A global generator has no enhancers to crop for, and whole frames need crops.
+    let mut bad = args(&data, &ckpt, "bad", &["--global-whole-frame"]);
+    (bad.resize_or_crop, bad.fine_size) = (pix2pixhd::data::Mode::Crop, 32);
+    let err = run(&bad).unwrap_err().to_string();
+    assert!(err.contains("--global-whole-frame") && err.contains("Global"), "{err}");
+    let err = refused(&data, &ckpt, "bad2", &["--net-g", "local", "--global-whole-frame"]);
+    assert!(err.contains("--global-whole-frame") && err.contains("None"), "{err}");
+}
+
+#[test]
 fn several_pretrained_folders_fill_in_order_and_a_fresh_encoder_is_not_taken() {
     let (_tmp, data, ckpt) = setup();
     let feat = ["--instance-feat"];

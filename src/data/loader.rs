@@ -50,6 +50,8 @@ pub struct WholeFrames {
     pub image: Option<Tensor>,
     /// Where each item's crop lies in its frame: (x, y) of the top-left corner.
     pub corners: Vec<(usize, usize)>,
+    /// With `Loader::with_whole_inputs`: G's input for the whole frames, encoded as `Batch::input` is.
+    pub input: Option<Tensor>,
 }
 
 impl Batch {
@@ -72,6 +74,8 @@ struct Shared {
     n_workers: usize,
     prefetch: usize,
     whole_frames: bool,
+    /// `with_whole_inputs`: encode the whole frames too, and round crop corners down to multiples of this.
+    whole_inputs: Option<usize>,
 }
 
 /// Splits a dataset into batches, one epoch at a time.
@@ -98,8 +102,9 @@ impl Loader {
         }
         opts.validate().map_err(|e| DataError::InvalidOption(e.to_string()))?;
         let n_workers = n_workers.max(1);
-        let whole_frames = false;
-        let shared = Shared { dataset, opts, batch_size, shuffle, seed, n_workers, prefetch, whole_frames };
+        let (whole_frames, whole_inputs) = (false, None);
+        let shared =
+            Shared { dataset, opts, batch_size, shuffle, seed, n_workers, prefetch, whole_frames, whole_inputs };
         Ok(Self { shared: Arc::new(shared) })
     }
 
@@ -107,6 +112,18 @@ impl Loader {
     #[must_use]
     pub fn with_whole_frames(mut self, on: bool) -> Self {
         Arc::make_mut(&mut self.shared).whole_frames = on;
+        self
+    }
+
+    /// With `Some(align)`: batches carry the whole frames (as `with_whole_frames(true)`) and G's input for them
+    /// (`WholeFrames::input`), and every crop's corner is rounded down to a multiple of `align` (0 counts as 1),
+    /// so that a crop lines up with the frame's coarser levels (`LocalEnhancer::forward_crops`). `None`: no whole
+    /// inputs and corners as drawn (whole frames stay on if they were on).
+    #[must_use]
+    pub fn with_whole_inputs(mut self, align: Option<usize>) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.whole_inputs = align.map(|a| a.max(1));
+        shared.whole_frames |= align.is_some();
         self
     }
 
@@ -219,7 +236,7 @@ fn whole_frames(wholes: &[Option<WholeSample>]) -> Option<WholeFrames> {
     }
     let samples: Vec<&Sample> = wholes.iter().map(|(s, _)| s).collect();
     let (label, inst, image) = map_tensors(&samples, w, h);
-    Some(WholeFrames { label, inst, image, corners: wholes.iter().map(|(_, c)| *c).collect() })
+    Some(WholeFrames { label, inst, image, corners: wholes.iter().map(|(_, c)| *c).collect(), input: None })
 }
 
 impl Shared {
@@ -239,7 +256,11 @@ impl Shared {
     fn raw(&self, epoch: u64, index: usize) -> Result<(Sample, Params), DataError> {
         let raw = self.dataset.load(index)?;
         let mut rng = SplitMix64::derive(&[self.seed, epoch, index as u64]);
-        let params = get_params(&self.opts, raw.width, raw.height, &mut rng);
+        let mut params = get_params(&self.opts, raw.width, raw.height, &mut rng);
+        if let Some(a) = self.whole_inputs {
+            params.crop_x -= params.crop_x % a;
+            params.crop_y -= params.crop_y % a;
+        }
         Ok((raw, params))
     }
 
@@ -283,7 +304,17 @@ impl Shared {
         let input = encode_labels(&maps, opts.label_nc, opts.no_instance, Device::Cpu)
             .map_err(|source| DataError::Encode { file: entries[indices[0]].label.clone(), source })?;
         let (label, inst, image) = map_tensors(&samples.iter().collect::<Vec<_>>(), w, h);
-        let whole = whole_frames(&wholes);
+        let mut whole = whole_frames(&wholes);
+        if let (Some(wf), Some(_)) = (whole.as_mut(), self.whole_inputs) {
+            let maps: Vec<Maps<'_>> = wholes
+                .iter()
+                .flatten()
+                .map(|(s, _)| Maps { width: s.width, height: s.height, label: &s.label, inst: s.inst.as_deref() })
+                .collect();
+            let input = encode_labels(&maps, opts.label_nc, opts.no_instance, Device::Cpu)
+                .map_err(|source| DataError::Encode { file: entries[indices[0]].label.clone(), source })?;
+            wf.input = Some(input);
+        }
         let names = samples.into_iter().map(|s| s.name).collect();
         Ok(Batch { input, label, inst, image, names, whole })
     }

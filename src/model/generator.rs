@@ -133,16 +133,10 @@ impl LocalEnhancer {
     }
 }
 
-impl Module for LocalEnhancer {
-    fn forward(&self, x: &Tensor) -> Tensor {
+impl LocalEnhancer {
+    /// The enhancers on top of G1's output `out`, each on its level of `pyramid` (finest first).
+    fn enhance(&self, pyramid: &[Tensor], mut out: Tensor) -> Tensor {
         let k = self.enhancers.len();
-        let mut pyramid = Vec::with_capacity(k + 1);
-        pyramid.push(x.shallow_clone());
-        for i in 0..k {
-            let next = downsample(&pyramid[i]);
-            pyramid.push(next);
-        }
-        let mut out = self.global.forward(&pyramid[k]);
         for (n, e) in self.enhancers.iter().enumerate() {
             let input = &pyramid[k - 1 - n];
             let front = conv_norm_relu(&e.front_down, &conv_norm_relu(&e.front_conv, &reflect_pad(input, 3)));
@@ -157,6 +151,55 @@ impl Module for LocalEnhancer {
             };
         }
         out
+    }
+
+    /// G on crops whose G1 sees the whole frames they were cut from (not in the reference; for training the
+    /// enhancers on crops while G1's instance norms see what they see at render time). `crops` [B, C, h, w] are
+    /// windows of `frames` [B, C, H, W] at `corners` (x, y), each a multiple of 2^K (K enhancers), as are h and w.
+    /// G1 runs on the frames at 1/2^K and the enhancers take the crops' part of its output, so with a crop that is
+    /// the whole frame this is `forward(frames)`.
+    ///
+    /// # Panics
+    /// When a corner or the crop size is not a multiple of 2^K, or a crop reaches past its frame.
+    pub fn forward_crops(&self, crops: &Tensor, frames: &Tensor, corners: &[(i64, i64)]) -> Tensor {
+        let k = self.enhancers.len();
+        let scale = 1i64 << k;
+        let (_, _, h, w) = crops.size4().expect("crops must be [B, C, h, w]");
+        assert!(h % scale == 0 && w % scale == 0, "a {w}×{h} crop is not a multiple of {scale}");
+        let mut coarse = frames.shallow_clone();
+        for _ in 0..k {
+            coarse = downsample(&coarse);
+        }
+        let whole = self.global.forward(&coarse);
+        let (ch, cw) = (h / scale, w / scale);
+        let parts: Vec<Tensor> = corners
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| {
+                assert!(x % scale == 0 && y % scale == 0, "crop corner ({x}, {y}) is not a multiple of {scale}");
+                whole.get(i as i64).narrow(1, y / scale, ch).narrow(2, x / scale, cw)
+            })
+            .collect();
+        let mut pyramid = vec![crops.shallow_clone()];
+        for i in 1..k {
+            let next = downsample(&pyramid[i - 1]);
+            pyramid.push(next);
+        }
+        self.enhance(&pyramid, Tensor::stack(&parts, 0))
+    }
+}
+
+impl Module for LocalEnhancer {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let k = self.enhancers.len();
+        let mut pyramid = Vec::with_capacity(k + 1);
+        pyramid.push(x.shallow_clone());
+        for i in 0..k {
+            let next = downsample(&pyramid[i]);
+            pyramid.push(next);
+        }
+        let out = self.global.forward(&pyramid[k]);
+        self.enhance(&pyramid[..k], out)
     }
 }
 
@@ -191,5 +234,68 @@ impl Module for Generator {
             Generator::Global(g) => g.forward(x),
             Generator::Local(g) => g.forward(x),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn local() -> (nn::VarStore, LocalEnhancer) {
+        let cfg = ModelConfig {
+            label_nc: 4,
+            net_g: NetG::Local,
+            ngf: 2,
+            n_downsample_global: 2,
+            n_blocks_global: 1,
+            n_local_enhancers: 2,
+            n_blocks_local: 1,
+            no_instance: true,
+            ..Default::default()
+        };
+        crate::model::with_seed(5, || {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let g = LocalEnhancer::new(&vs.root(), &cfg);
+            (vs, g)
+        })
+    }
+
+    #[test]
+    fn g1_on_the_whole_frame_and_enhancers_on_the_crop() {
+        let (vs, g) = local();
+        let frames = crate::model::with_seed(1, || Tensor::rand([2, 4, 64, 128], (Kind::Float, Device::Cpu)));
+        // A crop that is the whole frame: exactly the plain forward pass.
+        let whole = g.forward_crops(&frames, &frames, &[(0, 0), (0, 0)]);
+        assert!(whole.allclose(&g.forward(&frames), 1e-5, 1e-6, false));
+
+        // 32×32 crops at two corners: the same shape, another picture than G on the crop alone (G1 sees the
+        // whole frame), and G1 learns from them.
+        let corners = [(8i64, 4i64), (88, 32)];
+        let cut = |i: usize| frames.get(i as i64).narrow(1, corners[i].1, 32).narrow(2, corners[i].0, 32);
+        let crops = Tensor::stack(&[cut(0), cut(1)], 0);
+        let out = g.forward_crops(&crops, &frames, &corners);
+        assert_eq!(out.size(), [2, 3, 32, 32]);
+        assert!(!out.allclose(&g.forward(&crops), 1e-3, 1e-3, false));
+        out.sum(Kind::Float).backward();
+        let g1 = &vs.variables()["model.1.weight"];
+        assert!(g1.grad().defined() && g1.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
+
+        // G1 sees the whole frame: a change outside both crops (columns 0..4) changes them; the same frames
+        // give the same output.
+        let again = g.forward_crops(&crops, &frames, &corners);
+        assert!(again.allclose(&out, 0.0, 0.0, false));
+        let other = frames.copy();
+        let _ = other.narrow(3, 0, 4).fill_(0.5);
+        assert!(!g.forward_crops(&crops, &other, &corners).allclose(&out, 1e-4, 1e-4, false));
+    }
+
+    #[test]
+    #[should_panic(expected = "not a multiple of 4")]
+    fn a_crop_off_g1s_grid_is_refused() {
+        let (_vs, g) = local();
+        let frames = Tensor::zeros([1, 4, 64, 128], (Kind::Float, Device::Cpu));
+        let crops = frames.narrow(2, 0, 32).narrow(3, 2, 32);
+        let _ = g.forward_crops(&crops, &frames, &[(2, 0)]);
     }
 }

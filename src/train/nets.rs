@@ -41,6 +41,9 @@ pub struct WholeInput {
     pub pool_ids: Tensor,
     /// (x, y) of each item's crop in its frame.
     pub corners: Vec<(i64, i64)>,
+    /// `--global-whole-frame`: G's input for the whole frames (one-hot labels + boundary map, no features),
+    /// [B, C, H', W']: a local G's G1 runs on these and its enhancers on the crops.
+    pub input: Option<Tensor>,
 }
 
 /// The loss values of one step, as the reference logs them.
@@ -102,6 +105,17 @@ fn trainable(vs: &nn::VarStore, net: &str, train: impl Fn(&str) -> bool) -> Vec<
     out
 }
 
+/// The windows of `frames` [B, C, H', W'] that the crops of `x` are, at `corners`.
+fn crops_of(frames: &Tensor, x: &StepInput, corners: &[(i64, i64)]) -> Tensor {
+    let (_, _, h, w) = x.image.size4().expect("images must be [B, C, H, W]");
+    let crops: Vec<Tensor> = corners
+        .iter()
+        .enumerate()
+        .map(|(i, &(x0, y0))| frames.get(i as i64).narrow(1, y0, h).narrow(2, x0, w))
+        .collect();
+    Tensor::stack(&crops, 0)
+}
+
 pub struct Nets {
     pub cfg: ModelConfig,
     pub vs_g: nn::VarStore,
@@ -138,17 +152,31 @@ impl Nets {
         let Some(whole) = &x.whole else {
             return Some(e.forward(&x.image, &x.pool_ids));
         };
-        let (_, _, h, w) = x.image.size4().expect("images must be [B, C, H, W]");
-        let f = e.forward(&whole.image, &whole.pool_ids);
-        let crops: Vec<Tensor> = (whole.corners.iter().enumerate())
-            .map(|(i, &(x0, y0))| f.get(i as i64).narrow(1, y0, h).narrow(2, x0, w))
-            .collect();
-        Some(Tensor::stack(&crops, 0))
+        Some(crops_of(&e.forward(&whole.image, &whole.pool_ids), x, &whole.corners))
     }
 
-    /// G(input [+ features]).
+    /// G's output for this batch.
     pub fn generate(&self, x: &StepInput) -> Tensor {
-        self.generate_with(x, self.features(x).as_ref())
+        self.forward_g(x).0
+    }
+
+    /// G's output for this batch and the features it got (the crop's part, see `features`). With whole frames
+    /// that carry G's input (`WholeInput::input`), a local G runs G1 on the whole frames and its enhancers on the
+    /// crops (`LocalEnhancer::forward_crops`).
+    pub fn forward_g(&self, x: &StepInput) -> (Tensor, Option<Tensor>) {
+        if let (Some(whole), Generator::Local(g)) = (&x.whole, &self.g)
+            && let Some(whole_input) = &whole.input
+        {
+            let whole_features = self.e.as_ref().map(|e| e.forward(&whole.image, &whole.pool_ids));
+            let features = whole_features.as_ref().map(|f| crops_of(f, x, &whole.corners));
+            let (frames, crops) = match (&whole_features, &features) {
+                (Some(wf), Some(f)) => (Tensor::cat(&[whole_input, wf], 1), Tensor::cat(&[&x.input, f], 1)),
+                _ => (whole_input.shallow_clone(), x.input.shallow_clone()),
+            };
+            return (g.forward_crops(&crops, &frames, &whole.corners), features);
+        }
+        let features = self.features(x);
+        (self.generate_with(x, features.as_ref()), features)
     }
 
     /// G(input [+ the given features]).
@@ -258,8 +286,7 @@ pub fn train_step(
     lo: LossOptions,
     scaler: Option<&mut LossScaler>,
 ) -> Losses {
-    let features = nets.features(x);
-    let fake = nets.generate_with(x, features.as_ref());
+    let (fake, features) = nets.forward_g(x);
     let e_std = features.as_ref().map_or(0.0, |f| {
         tch::no_grad(|| {
             f.detach().to_kind(Kind::Float).flatten(2, 3).std_dim(2, false, false).mean(Kind::Float).double_value(&[])
@@ -389,13 +416,69 @@ mod tests {
             whole: None,
         };
         let on_crops = nets.features(&x).unwrap();
-        let whole =
-            WholeInput { image: frames.shallow_clone(), pool_ids: ids.shallow_clone(), corners: corners.to_vec() };
+        let whole = WholeInput {
+            image: frames.shallow_clone(),
+            pool_ids: ids.shallow_clone(),
+            corners: corners.to_vec(),
+            input: None,
+        };
         let x = StepInput { whole: Some(whole), ..x };
         let got = nets.features(&x).unwrap();
         let expected = crops(&nets.e.as_ref().unwrap().forward(&frames, &ids));
         assert_eq!(got.size(), [2, 3, 8, 8]);
         assert!(got.allclose(&expected, 1e-6, 1e-6, false));
         assert!(!got.allclose(&on_crops, 1e-3, 1e-3, false), "E on the crops sees other pixels and other norms");
+    }
+
+    #[test]
+    fn with_whole_inputs_a_local_g_runs_g1_on_the_frames_and_the_enhancers_on_the_crops() {
+        let cfg = ModelConfig {
+            label_nc: 4,
+            no_instance: true,
+            net_g: NetG::Local,
+            ngf: 2,
+            n_downsample_global: 2,
+            n_blocks_global: 1,
+            n_local_enhancers: 2,
+            n_blocks_local: 1,
+            instance_feat: true,
+            nef: 4,
+            n_downsample_e: 2,
+            ..Default::default()
+        };
+        let nets = Nets::new(&cfg, Device::Cpu, 0);
+        let (frames, labels) = crate::model::with_seed(1, || {
+            let f = Tensor::rand([1, 3, 64, 128], (Kind::Float, Device::Cpu)) * 2 - 1;
+            (f, Tensor::rand([1, 4, 64, 128], (Kind::Float, Device::Cpu)))
+        });
+        let ids =
+            Tensor::arange(128, (Kind::Int64, Device::Cpu)).ge(60).to_kind(Kind::Int64).expand([1, 1, 64, 128], true);
+        let (x0, y0) = (48i64, 16i64);
+        let cut = |t: &Tensor| t.narrow(2, y0, 32).narrow(3, x0, 32);
+        let whole = |input: Option<Tensor>| WholeInput {
+            image: frames.shallow_clone(),
+            pool_ids: ids.shallow_clone(),
+            corners: vec![(x0, y0)],
+            input,
+        };
+        let x = StepInput {
+            input: cut(&labels),
+            pool_ids: cut(&ids),
+            image: cut(&frames),
+            whole: Some(whole(Some(labels.shallow_clone()))),
+        };
+        let (fake, features) = nets.forward_g(&x);
+        let f_whole = nets.e.as_ref().unwrap().forward(&frames, &ids);
+        let Generator::Local(g) = &nets.g else { unreachable!() };
+        let expected = g.forward_crops(
+            &Tensor::cat(&[cut(&labels), cut(&f_whole)], 1),
+            &Tensor::cat(&[&labels, &f_whole], 1),
+            &[(x0, y0)],
+        );
+        assert!(fake.allclose(&expected, 1e-6, 1e-6, false));
+        assert!(features.unwrap().allclose(&cut(&f_whole), 1e-6, 1e-6, false));
+        // Without the frames' input (E on whole frames only), G runs on the crop alone: another picture.
+        let crop_only = StepInput { whole: Some(whole(None)), ..x };
+        assert!(!nets.forward_g(&crop_only).0.allclose(&fake, 1e-3, 1e-3, false));
     }
 }

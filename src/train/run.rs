@@ -186,6 +186,14 @@ pub struct TrainArgs {
     /// learnt on whole frames (--freeze-encoder). Crops reaching past a map's border fall back to E on the crop.
     #[arg(long)]
     pub encoder_whole_frame: bool,
+    /// Not in the reference: with --net-g local and a cropping --resize-or-crop, G1 (the global generator) runs on
+    /// the whole frame each crop was cut from, as it does at render time, and the enhancers on the crop, taking the
+    /// crop's part of G1's output; E sees the whole frame too (as with --encoder-whole-frame). Crop corners are
+    /// rounded down to multiples of 2^n_local_enhancers so that they line up with G1's scale. For training a whole
+    /// local generator at a cost close to that of its crops (G1's instance norms see whole frames; trained on crops
+    /// they learn another picture). Crops reaching past a map's border fall back to G on the crop.
+    #[arg(long)]
+    pub global_whole_frame: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
     #[arg(long)]
     pub continue_train: bool,
@@ -256,6 +264,8 @@ pub struct TrainOptions {
     pub freeze_encoder: bool,
     #[serde(default)]
     pub encoder_whole_frame: bool,
+    #[serde(default)]
+    pub global_whole_frame: bool,
     pub display_freq: u64,
     pub print_freq: u64,
     pub save_latest_freq: u64,
@@ -335,6 +345,7 @@ impl TrainArgs {
             freeze_global: self.freeze_global,
             freeze_encoder: self.freeze_encoder,
             encoder_whole_frame: self.encoder_whole_frame,
+            global_whole_frame: self.global_whole_frame,
             display_freq: self.display_freq.max(1),
             print_freq: self.print_freq.max(1),
             save_latest_freq: self.save_latest_freq.max(1),
@@ -452,10 +463,11 @@ fn photos(image: Option<&Tensor>, device: Device) -> Result<Tensor> {
 
 fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Device) -> Result<StepInput> {
     let whole = match &b.whole {
-        Some(w) if cfg.use_features() => Some(WholeInput {
+        Some(w) if cfg.use_features() || w.input.is_some() => Some(WholeInput {
             image: photos(w.image.as_ref(), device)?,
             pool_ids: pool_ids(&w.label, w.inst.as_ref(), cfg).to_device(device),
             corners: w.corners.iter().map(|&(x, y)| (x as i64, y as i64)).collect(),
+            input: w.input.as_ref().map(|t| t.to_device(device)),
         }),
         _ => None,
     };
@@ -500,6 +512,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             opts.transform.resize_or_crop
         );
     }
+    if opts.global_whole_frame && (cfg.net_g != NetG::Local || !opts.transform.resize_or_crop.crops()) {
+        bail!(
+            "--global-whole-frame needs --net-g local and a cropping --resize-or-crop (crop, scale_width_and_crop or \
+             resize_and_crop); got --net-g {:?} and {:?}",
+            cfg.net_g,
+            opts.transform.resize_or_crop
+        );
+    }
     if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
         bail!("--amp {:?} needs a CUDA device", opts.amp);
     }
@@ -535,7 +555,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         args.n_threads,
         4,
     )?
-    .with_whole_frames(opts.encoder_whole_frame);
+    .with_whole_frames(opts.encoder_whole_frame)
+    .with_whole_inputs(opts.global_whole_frame.then_some(1 << cfg.n_local_enhancers));
     let batches = loader.len();
 
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
