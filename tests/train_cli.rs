@@ -256,7 +256,7 @@ fn freeze_encoder_keeps_e_as_loaded_and_the_encoder_scale_is_saved_with_the_mode
 }
 
 #[test]
-fn global_whole_frame_trains_g1_on_whole_frames_and_the_enhancers_on_crops() {
+fn global_whole_frame_trains_g1_and_the_enhancers_on_crops_of_whole_frames() {
     // 32×32 crops of the 64×32 maps: G1 (and E) see the whole frames, the two enhancers the crops.
     let (_tmp, data, ckpt) = setup();
     let extra = ["--net-g", "local", "--n-local-enhancers", "2", "--instance-feat", "--global-whole-frame"];

@@ -5,7 +5,9 @@
 //! multiples of `ModelConfig::size_base()`; output [B, output_nc, H, W] in [-1, 1].
 
 use super::config::{ModelConfig, NetG};
-use super::layers::{ResnetBlock, conv_norm_relu, conv_transpose_up, conv2d, downsample, reflect_pad};
+use super::layers::{
+    Norms, ResnetBlock, conv_norm_relu, conv_norm_relu_with, conv_transpose_up, conv2d, downsample, reflect_pad,
+};
 use tch::Tensor;
 use tch::nn::{self, Module};
 
@@ -131,20 +133,19 @@ impl LocalEnhancer {
     pub fn global(&self) -> &GlobalGenerator {
         &self.global
     }
-}
 
-impl LocalEnhancer {
-    /// The enhancers on top of G1's output `out`, each on its level of `pyramid` (finest first).
-    fn enhance(&self, pyramid: &[Tensor], mut out: Tensor) -> Tensor {
+    /// The enhancers on top of G1's output `out`, each on its level of `pyramid` (finest first), their instance
+    /// norms' statistics from `norms`.
+    fn enhance(&self, pyramid: &[Tensor], mut out: Tensor, norms: &mut Norms) -> Tensor {
         let k = self.enhancers.len();
         for (n, e) in self.enhancers.iter().enumerate() {
             let input = &pyramid[k - 1 - n];
-            let front = conv_norm_relu(&e.front_down, &conv_norm_relu(&e.front_conv, &reflect_pad(input, 3)));
-            let mut h = front + out;
+            let front = conv_norm_relu_with(&e.front_conv, &reflect_pad(input, 3), norms);
+            let mut h = conv_norm_relu_with(&e.front_down, &front, norms) + out;
             for b in &e.blocks {
-                h = b.forward(&h);
+                h = b.forward_with(&h, norms);
             }
-            h = conv_norm_relu(&e.up, &h);
+            h = conv_norm_relu_with(&e.up, &h, norms);
             out = match &e.head {
                 Some(head) => head.forward(&reflect_pad(&h, 3)).tanh_(),
                 None => h,
@@ -153,11 +154,13 @@ impl LocalEnhancer {
         out
     }
 
-    /// G on crops whose G1 sees the whole frames they were cut from (not in the reference; for training the
-    /// enhancers on crops while G1's instance norms see what they see at render time). `crops` [B, C, h, w] are
-    /// windows of `frames` [B, C, H, W] at `corners` (x, y), each a multiple of 2^K (K enhancers), as are h and w.
-    /// G1 runs on the frames at 1/2^K and the enhancers take the crops' part of its output, so with a crop that is
-    /// the whole frame this is `forward(frames)`.
+    /// G on crops computed as on the whole frames they were cut from (not in the reference; for training a whole
+    /// local generator on crops at a fraction of a whole frame's cost). `crops` [B, C, h, w] are windows of
+    /// `frames` [B, C, H, W] at `corners` (x, y), each a multiple of 2^K (K enhancers), as are h and w. G1 runs on
+    /// the frames at 1/2^K and the enhancers take the crops' part of its output; their instance norms take the
+    /// statistics of the whole frames, from a pass over them without gradients. So the output equals the crop of
+    /// `forward(frames)` but for a border where the enhancers' padding sees the crop's edge instead of its
+    /// neighbours, and only the crop's pixels have gradients (the norms' statistics are constants to them).
     ///
     /// # Panics
     /// When a corner or the crop size is not a multiple of 2^K, or a crop reaches past its frame.
@@ -166,11 +169,14 @@ impl LocalEnhancer {
         let scale = 1i64 << k;
         let (_, _, h, w) = crops.size4().expect("crops must be [B, C, h, w]");
         assert!(h % scale == 0 && w % scale == 0, "a {w}×{h} crop is not a multiple of {scale}");
-        let mut coarse = frames.shallow_clone();
-        for _ in 0..k {
-            coarse = downsample(&coarse);
+        let mut whole_pyramid = vec![frames.shallow_clone()];
+        for i in 0..k {
+            let next = downsample(&whole_pyramid[i]);
+            whole_pyramid.push(next);
         }
-        let whole = self.global.forward(&coarse);
+        let whole = self.global.forward(&whole_pyramid[k]);
+        let mut stats = Vec::new();
+        let _ = tch::no_grad(|| self.enhance(&whole_pyramid[..k], whole.detach(), &mut Norms::Record(&mut stats)));
         let (ch, cw) = (h / scale, w / scale);
         let parts: Vec<Tensor> = corners
             .iter()
@@ -185,7 +191,7 @@ impl LocalEnhancer {
             let next = downsample(&pyramid[i - 1]);
             pyramid.push(next);
         }
-        self.enhance(&pyramid, Tensor::stack(&parts, 0))
+        self.enhance(&pyramid, Tensor::stack(&parts, 0), &mut Norms::Replay(stats.iter()))
     }
 }
 
@@ -199,7 +205,7 @@ impl Module for LocalEnhancer {
             pyramid.push(next);
         }
         let out = self.global.forward(&pyramid[k]);
-        self.enhance(&pyramid[..k], out)
+        self.enhance(&pyramid[..k], out, &mut Norms::Own)
     }
 }
 
@@ -262,32 +268,37 @@ mod tests {
     }
 
     #[test]
-    fn g1_on_the_whole_frame_and_enhancers_on_the_crop() {
+    fn crops_are_computed_as_on_their_whole_frames() {
         let (vs, g) = local();
-        let frames = crate::model::with_seed(1, || Tensor::rand([2, 4, 64, 128], (Kind::Float, Device::Cpu)));
+        let frames = crate::model::with_seed(1, || Tensor::rand([2, 4, 192, 256], (Kind::Float, Device::Cpu)));
+        let full = g.forward(&frames);
         // A crop that is the whole frame: exactly the plain forward pass.
         let whole = g.forward_crops(&frames, &frames, &[(0, 0), (0, 0)]);
-        assert!(whole.allclose(&g.forward(&frames), 1e-5, 1e-6, false));
+        assert!(whole.allclose(&full, 1e-5, 1e-5, false));
 
-        // 32×32 crops at two corners: the same shape, another picture than G on the crop alone (G1 sees the
-        // whole frame), and G1 learns from them.
-        let corners = [(8i64, 4i64), (88, 32)];
-        let cut = |i: usize| frames.get(i as i64).narrow(1, corners[i].1, 32).narrow(2, corners[i].0, 32);
-        let crops = Tensor::stack(&[cut(0), cut(1)], 0);
+        // 128×128 crops at two corners: the crop of the whole frame's output, but for a border where the padding
+        // sees the crop's edge; G on the crop alone gives another picture (its norms see only the crop).
+        let corners = [(64i64, 32i64), (128, 64)];
+        let cut = |t: &Tensor, i: usize, m: i64| {
+            t.get(i as i64).narrow(1, corners[i].1 + m, 128 - 2 * m).narrow(2, corners[i].0 + m, 128 - 2 * m)
+        };
+        let crops = Tensor::stack(&[cut(&frames, 0, 0), cut(&frames, 1, 0)], 0);
         let out = g.forward_crops(&crops, &frames, &corners);
-        assert_eq!(out.size(), [2, 3, 32, 32]);
-        assert!(!out.allclose(&g.forward(&crops), 1e-3, 1e-3, false));
-        out.sum(Kind::Float).backward();
-        let g1 = &vs.variables()["model.1.weight"];
-        assert!(g1.grad().defined() && g1.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        assert_eq!(out.size(), [2, 3, 128, 128]);
+        let m = 40;
+        for i in 0..2 {
+            let inner = out.get(i as i64).narrow(1, m, 128 - 2 * m).narrow(2, m, 128 - 2 * m);
+            assert!(inner.allclose(&cut(&full, i, m), 1e-5, 1e-5, false), "crop {i}");
+        }
+        let plain = g.forward(&crops).get(0).narrow(1, m, 128 - 2 * m).narrow(2, m, 128 - 2 * m);
+        assert!(!plain.allclose(&cut(&full, 0, m), 1e-3, 1e-3, false), "the crop's own norms give another picture");
 
-        // G1 sees the whole frame: a change outside both crops (columns 0..4) changes them; the same frames
-        // give the same output.
-        let again = g.forward_crops(&crops, &frames, &corners);
-        assert!(again.allclose(&out, 0.0, 0.0, false));
-        let other = frames.copy();
-        let _ = other.narrow(3, 0, 4).fill_(0.5);
-        assert!(!g.forward_crops(&crops, &other, &corners).allclose(&out, 1e-4, 1e-4, false));
+        // Gradients reach G1 and the enhancers through the crops.
+        out.sum(Kind::Float).backward();
+        for name in ["model.1.weight", "model1_1.1.weight", "model2_2.0.conv_block.1.weight"] {
+            let grad = vs.variables()[name].grad();
+            assert!(grad.defined() && grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{name}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Building blocks shared by the pix2pixHD networks: convolutions with the reference initialisation, instance norm,
 //! reflection padding, the count-exclude-pad average pool, and the ResNet block.
 
-use tch::Tensor;
 use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
 
 /// The reference `weights_init`: conv weights ~ N(0, 0.02); biases keep PyTorch's default U(±1/sqrt(fan_in)).
 /// PyTorch computes fan_in from dimension 1 of the weight, which for a transposed conv is its *output* channels.
@@ -44,9 +44,51 @@ pub fn instance_norm(x: &Tensor) -> Tensor {
     x.instance_norm(None::<Tensor>, None::<Tensor>, None::<Tensor>, None::<Tensor>, true, 0.1, 1e-5, true)
 }
 
+/// Where the instance norms of a pass take their statistics (per item and channel: mean and biased variance).
+/// Not in the reference, which always has `Own`: the other two let a crop be normalised as its whole frame was,
+/// so that a network trained on crops computes what it computes on the whole frame (`LocalEnhancer::forward_crops`).
+pub enum Norms<'a> {
+    /// Each norm from its own input: the reference's InstanceNorm2d.
+    Own,
+    /// As `Own`, and each norm's statistics appended to the list in call order (detached).
+    Record(&'a mut Vec<(Tensor, Tensor)>),
+    /// Each norm takes the next statistics of a recording made by the same layers on the whole frames.
+    Replay(std::slice::Iter<'a, (Tensor, Tensor)>),
+}
+
+impl Norms<'_> {
+    /// Instance norm of `x` [B, C, H, W] with the statistics this pass takes.
+    ///
+    /// # Panics
+    /// When a replay runs out of statistics or they do not fit `x` (the recording came from other layers).
+    pub fn apply(&mut self, x: &Tensor) -> Tensor {
+        match self {
+            Norms::Own => instance_norm(x),
+            Norms::Record(list) => {
+                let dims: &[i64] = &[2, 3];
+                let mean = x.detach().mean_dim(dims, true, Kind::Float);
+                let var = x.detach().var_dim(dims, false, true);
+                list.push((mean, var));
+                instance_norm(x)
+            }
+            Norms::Replay(it) => {
+                let (mean, var) = it.next().expect("a replay has recorded statistics for every instance norm");
+                let (b, c) = (x.size()[0], x.size()[1]);
+                assert_eq!(mean.size(), [b, c, 1, 1], "recorded statistics do not fit a [{b}, {c}, ..] input");
+                (x - mean) / (var + 1e-5).sqrt()
+            }
+        }
+    }
+}
+
 /// conv → instance norm → ReLU, the unit every generator stage is made of.
 pub fn conv_norm_relu<M: Module>(conv: &M, x: &Tensor) -> Tensor {
     instance_norm(&conv.forward(x)).relu_()
+}
+
+/// `conv_norm_relu` with the norm's statistics from `norms`.
+pub fn conv_norm_relu_with<M: Module>(conv: &M, x: &Tensor, norms: &mut Norms) -> Tensor {
+    norms.apply(&conv.forward(x)).relu_()
 }
 
 pub fn reflect_pad(x: &Tensor, p: i64) -> Tensor {
@@ -71,6 +113,13 @@ impl ResnetBlock {
     pub fn new(p: nn::Path, dim: i64) -> Self {
         let cb = &p / "conv_block";
         Self { conv1: conv2d(&cb / 1, dim, dim, 3, 1, 0), conv2: conv2d(&cb / 5, dim, dim, 3, 1, 0) }
+    }
+
+    /// `forward` with the norms' statistics from `norms`.
+    pub fn forward_with(&self, x: &Tensor, norms: &mut Norms) -> Tensor {
+        let h = conv_norm_relu_with(&self.conv1, &reflect_pad(x, 1), norms);
+        let h = norms.apply(&self.conv2.forward(&reflect_pad(&h, 1)));
+        h + x
     }
 }
 

@@ -186,12 +186,14 @@ pub struct TrainArgs {
     /// learnt on whole frames (--freeze-encoder). Crops reaching past a map's border fall back to E on the crop.
     #[arg(long)]
     pub encoder_whole_frame: bool,
-    /// Not in the reference: with --net-g local and a cropping --resize-or-crop, G1 (the global generator) runs on
-    /// the whole frame each crop was cut from, as it does at render time, and the enhancers on the crop, taking the
-    /// crop's part of G1's output; E sees the whole frame too (as with --encoder-whole-frame). Crop corners are
-    /// rounded down to multiples of 2^n_local_enhancers so that they line up with G1's scale. For training a whole
-    /// local generator at a cost close to that of its crops (G1's instance norms see whole frames; trained on crops
-    /// they learn another picture). Crops reaching past a map's border fall back to G on the crop.
+    /// Not in the reference: with --net-g local and a cropping --resize-or-crop, G computes each crop as it does
+    /// the whole frame the crop was cut from, at render time: G1 runs on the whole frame and the enhancers on the
+    /// crop, taking the crop's part of G1's output, with their instance norms' statistics taken from a pass over the
+    /// whole frame without gradients; E sees the whole frame too (as with --encoder-whole-frame). Crop corners are
+    /// rounded down to multiples of 2^n_local_enhancers so that they line up with G1's pixels. For training a whole
+    /// local generator on crops at a fraction of a whole frame's cost (on plain crops the instance norms see only
+    /// the crop, and G learns a picture other than the one it renders). Crops reaching past a map's border fall
+    /// back to G on the crop.
     #[arg(long)]
     pub global_whole_frame: bool,
     /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
