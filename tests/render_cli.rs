@@ -321,6 +321,15 @@ fn render_preview_runs_the_bundled_preview_generator_at_its_own_scale() {
     assert_eq!(warning(&root.join("models/default"), (2048, 1024)), None, "the full model");
 }
 
+/// The bundled preview generator takes the same style features as the full model, and the copy of the clusters
+/// beside it (for `render --model models/default/preview`) must be the model's: the same choice, the same look.
+#[test]
+fn the_bundled_previews_clusters_are_the_models() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let load = |p: PathBuf| pix2pixhd::features::Clusters::load(&p).unwrap();
+    assert_eq!(load(root.join("preview/clusters.json")), load(root.join("clusters.json")));
+}
+
 /// `eval-styles` end to end on a few synthetic scenes and a model trained for a few steps: the figures are consistent
 /// (not good: the model is barely trained), every mode with a cluster is rendered on every test car.
 #[test]
