@@ -18,6 +18,7 @@
 //! their own mode (a cluster's mode: the one nearest to its training cars' mean colour, from `clusters.json`), what
 //! the encoder makes of a car before any generator.
 
+use crate::app::worker::{open_preview, preview_factor, shrink_maps};
 use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
@@ -48,6 +49,14 @@ pub struct EvalStylesArgs {
     pub min_pixels: usize,
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Measure the editor's quick preview instead of the full render: the model folder's preview generator
+    /// (`preview/`; without one, the model itself at a smaller size, as in the editor) on each test scene shrunk as
+    /// the editor shrinks it (512×256 for a 2048×1024 scene with the bundled model), with the model's E and
+    /// clusters. The cars are the same (`--min-pixels` counts at the scene's own size; a car that the shrinking
+    /// loses is left out and counted); the reconstruction figure is not measured (the preview never encodes a
+    /// photo).
+    #[arg(long)]
+    pub preview: bool,
 }
 
 fn open(root: &Path, phase: &str, max: Option<usize>, cfg: &crate::model::ModelConfig) -> Result<Dataset> {
@@ -100,6 +109,8 @@ pub struct StyleReport {
     /// Per size band: test cars whose encoded feature is nearest to a cluster of their own mode (by the cluster's mean
     /// training colour), and how many test cars there were.
     pub encoder_hits_by_size: [(usize, usize); 3],
+    /// With `--preview`: the size of the last test scene's preview, and how many test cars the shrinking lost.
+    pub preview: Option<((u32, u32), usize)>,
 }
 
 /// E's features of a photo, pooled per instance, `[1, feat_num, h, w]` on the CPU.
@@ -188,6 +199,16 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let purity = pure as f64 / total as f64;
     println!("cluster purity: {purity:.3}");
 
+    // With --preview: the renderer and whether it is a preview generator of its own (else the model, shrunk more).
+    let preview = if args.preview {
+        let own = open_preview(&r, &r.source, device, Precision::Fp32).map_err(anyhow::Error::msg)?;
+        Some((own.is_some(), own))
+    } else {
+        None
+    };
+    let mut lost = 0usize;
+    let mut preview_size = None;
+
     // 2. Hit rate: each mode through the cluster a user would pick for it (see `clusters_for_modes`).
     let cluster_of_mode = clusters_for_modes(&mode_of_cluster, &car_clusters.counts);
     let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
@@ -203,24 +224,44 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         let cars: Vec<_> =
             m.instances.iter().filter(|c| u32::from(c.class) == car && c.pixels as usize >= args.min_pixels).collect();
         let photo = s.image.as_ref().context("test photos are needed")?;
-        let encoded = r.render(&s.label, inst, (s.width, s.height), &StyleSpec::default(), Some(photo))?;
+        let encoded = match preview {
+            None => Some(r.render(&s.label, inst, (s.width, s.height), &StyleSpec::default(), Some(photo))?),
+            Some(_) => None,
+        };
         let feat = encode_photo(enc, device, photo, inst, (s.width, s.height));
         for c in &cars {
             let own = |img: &[u8]| nearest_mode(&CAR_MODES, mean_colour(img, inst, c.id)) == Some(c.mode_index);
             real_hits = (real_hits.0 + usize::from(own(photo)), real_hits.1 + 1);
-            rec_hits = (rec_hits.0 + usize::from(own(&encoded)), rec_hits.1 + 1);
+            if let Some(encoded) = &encoded {
+                rec_hits = (rec_hits.0 + usize::from(own(encoded)), rec_hits.1 + 1);
+            }
             let right = nearest_centre(&feat, inst, s.width, c.id, centres)
                 .is_some_and(|j| mode_of_cluster[j] == Some(c.mode_index));
             let band = &mut enc_by_size[size_band(c.pixels as usize, s.width * s.height)];
             *band = (band.0 + usize::from(right), band.1 + 1);
         }
         bar.inc(1);
+        // The maps the renders are made at: the scene's own, or shrunk as the editor's preview shrinks them.
+        let (renderer, small) = match &preview {
+            None => (&r, None),
+            Some((own, p)) => {
+                let f = preview_factor(s.width as u32, &r.g.cfg, *own);
+                (p.as_ref().unwrap_or(&r), Some(shrink_maps(&s.label, inst, (s.width as u32, s.height as u32), f)))
+            }
+        };
+        let (rw, rh, rlabel, rinst): (usize, usize, &[u8], &[u32]) = match &small {
+            Some((w, h, l, i)) => (*w as usize, *h as usize, l, i),
+            None => (s.width, s.height, &s.label, inst),
+        };
+        preview_size = small.as_ref().map(|(w, h, ..)| (*w, *h));
+        let kept: Vec<_> = cars.iter().filter(|c| rinst.contains(&c.id)).collect();
+        lost += cars.len() - kept.len();
         for (&mode, &cluster) in &cluster_of_mode {
             let mut spec = StyleSpec { seed: i as u64, ..Default::default() };
             spec.by_class.insert(car, StyleChoice::Cluster(cluster));
-            let out = r.render(&s.label, inst, (s.width, s.height), &spec, None)?;
-            for c in &cars {
-                let landed = renders.entry(mode).or_default().add(mean_colour(&out, inst, c.id));
+            let out = renderer.render(rlabel, rinst, (rw, rh), &spec, None)?;
+            for c in &kept {
+                let landed = renders.entry(mode).or_default().add(mean_colour(&out, rinst, c.id));
                 let band = &mut by_size[size_band(c.pixels as usize, s.width * s.height)];
                 *band = (band.0 + usize::from(landed == mode), band.1 + 1);
             }
@@ -231,6 +272,11 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let hits: BTreeMap<usize, (usize, usize)> = renders.iter().map(|(&m, r)| (m, (r.hits(m), r.n))).collect();
     let hit: usize = hits.values().map(|h| h.0).sum();
     let trials: usize = hits.values().map(|h| h.1).sum();
+    if let Some((own, _)) = &preview {
+        let which = if *own { "the preview generator" } else { "the model (no preview generator)" };
+        let size = preview_size.map_or(String::new(), |(w, h)| format!(" at {w}×{h}"));
+        println!("preview: {which}{size}; {lost} test cars lost by the shrinking left out");
+    }
     println!(
         "rendering test cars with the cluster of mode m ({trials} car renders, cars of >= {} px):",
         args.min_pixels
@@ -272,15 +318,17 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         "test cars whose encoded feature is nearest a cluster of their own mode, by the same sizes: {}",
         bands(&enc_by_size)
     );
+    let reconstruction = if preview.is_some() {
+        "not measured with --preview".to_string()
+    } else {
+        format!("{}/{} ({:.3})", rec_hits.0, rec_hits.1, share(rec_hits))
+    };
     println!(
         "test cars nearest to their own mode: in the real photo {}/{} ({:.3}), rendered from their own encoded \
-         features {}/{} ({:.3})",
+         features {reconstruction}",
         real_hits.0,
         real_hits.1,
         share(real_hits),
-        rec_hits.0,
-        rec_hits.1,
-        share(rec_hits)
     );
     Ok(StyleReport {
         train_cars: total,
@@ -291,6 +339,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         reconstruction_hits: rec_hits,
         hits_by_size: by_size,
         encoder_hits_by_size: enc_by_size,
+        preview: preview.as_ref().and(preview_size).map(|size| (size, lost)),
     })
 }
 

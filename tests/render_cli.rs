@@ -381,6 +381,22 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     }
     // Synth paints every car in its mode's colour: most real cars are nearest to their own mode even at 128×64.
     assert!(2 * r.real_hits.0 > r.real_hits.1, "{r:?}");
+    assert_eq!(r.preview, None);
+
+    // --preview: the same cars rendered as the editor's preview renders them; with no preview generator in the
+    // folder, the model itself on the scene shrunk twice. No reconstruction is measured.
+    let Cli::EvalStyles(pv) =
+        parse(&["eval-styles", "--model", m, "--dataroot", d, "--device", "cpu", "--min-pixels", "1", "--preview"])
+    else {
+        unreachable!()
+    };
+    let p = pix2pixhd::eval_styles::evaluate(&pv).unwrap();
+    let ((size, lost), cars) = (p.preview.expect("a preview was measured"), per_mode[0]);
+    assert_eq!(size, (64, 32), "{p:?}");
+    assert!(lost < cars, "{p:?}");
+    assert!(p.hits.values().all(|h| h.1 == cars - lost), "every mode on every car the shrinking kept: {p:?}");
+    assert_eq!((p.purity, p.train_cars, p.real_hits), (r.purity, r.train_cars, r.real_hits), "the same E and cars");
+    assert_eq!(p.reconstruction_hits, (0, 0));
 }
 
 /// 6 training and 2 test scenes of `pix2pixhd synth` at the given size.

@@ -355,18 +355,29 @@ fn render_scene(r: &Renderer, s: &Scene, seed: u64) -> Result<Vec<u8>, String> {
 
 /// Nearest-neighbour shrink of both maps by an integer factor (label maps must stay crisp).
 pub fn shrink(s: &Scene, factor: u32) -> (u32, u32, Vec<u8>, Vec<u32>) {
-    let (w, h) = ((s.width() / factor).max(1), (s.height() / factor).max(1));
-    let (mut label, mut inst) = (Vec::with_capacity((w * h) as usize), Vec::with_capacity((w * h) as usize));
-    let sw = s.width() as usize;
+    shrink_maps(s.label(), s.inst(), (s.width(), s.height()), factor)
+}
+
+/// `shrink` for a label map and an instance map of `width`×`height` pixels.
+pub fn shrink_maps(
+    label: &[u8],
+    inst: &[u32],
+    (width, height): (u32, u32),
+    factor: u32,
+) -> (u32, u32, Vec<u8>, Vec<u32>) {
+    let (w, h) = ((width / factor).max(1), (height / factor).max(1));
+    let (mut small_label, mut small_inst) =
+        (Vec::with_capacity((w * h) as usize), Vec::with_capacity((w * h) as usize));
+    let sw = width as usize;
     for y in 0..h as usize {
-        let row = (y * factor as usize + factor as usize / 2).min(s.height() as usize - 1) * sw;
+        let row = (y * factor as usize + factor as usize / 2).min(height as usize - 1) * sw;
         for x in 0..w as usize {
             let i = row + (x * factor as usize + factor as usize / 2).min(sw - 1);
-            label.push(s.label()[i]);
-            inst.push(s.inst()[i]);
+            small_label.push(label[i]);
+            small_inst.push(inst[i]);
         }
     }
-    (w, h, label, inst)
+    (w, h, small_label, small_inst)
 }
 
 fn render_preview(m: &Models, job: &Job) -> Result<(u32, u32, Vec<u8>), String> {
