@@ -249,17 +249,7 @@ mod tests {
     use tch::{Device, Kind};
 
     fn local() -> (nn::VarStore, LocalEnhancer) {
-        let cfg = ModelConfig {
-            label_nc: 4,
-            net_g: NetG::Local,
-            ngf: 2,
-            n_downsample_global: 2,
-            n_blocks_global: 1,
-            n_local_enhancers: 2,
-            n_blocks_local: 1,
-            no_instance: true,
-            ..Default::default()
-        };
+        let cfg = ModelConfig { no_instance: true, instance_feat: false, ..crate::model::tiny_local_config(2) };
         crate::model::with_seed(5, || {
             let vs = nn::VarStore::new(Device::Cpu);
             let g = LocalEnhancer::new(&vs.root(), &cfg);

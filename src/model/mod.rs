@@ -31,6 +31,24 @@ pub fn param_count(vs: &tch::nn::VarStore) -> i64 {
     vs.variables().values().map(|t| t.numel() as i64).sum()
 }
 
+/// A tiny two-enhancer local generator with instance features (4 classes), for unit tests.
+#[cfg(test)]
+pub(crate) fn tiny_local_config(ngf: i64) -> ModelConfig {
+    ModelConfig {
+        label_nc: 4,
+        net_g: NetG::Local,
+        ngf,
+        n_downsample_global: 2,
+        n_blocks_global: 1,
+        n_local_enhancers: 2,
+        n_blocks_local: 1,
+        instance_feat: true,
+        nef: 4,
+        n_downsample_e: 2,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::runtime::GeneratorModel;

@@ -350,19 +350,7 @@ mod tests {
 
     #[test]
     fn a_fixed_global_generator_trains_only_the_finest_enhancer_and_e() {
-        let cfg = ModelConfig {
-            label_nc: 4,
-            net_g: NetG::Local,
-            ngf: 4,
-            n_downsample_global: 2,
-            n_blocks_global: 1,
-            n_local_enhancers: 2,
-            n_blocks_local: 1,
-            instance_feat: true,
-            nef: 4,
-            n_downsample_e: 2,
-            ..Default::default()
-        };
+        let cfg = crate::model::tiny_local_config(4);
         let nets = Nets::new(&cfg, Device::Cpu, 0);
         let fixed = nets.g_params(Freeze { fix_global: true, ..Freeze::default() });
         assert!(fixed.iter().all(|(n, _)| n.starts_with("G.model2_") || n.starts_with("E.")), "{fixed:?}");
@@ -432,20 +420,7 @@ mod tests {
 
     #[test]
     fn with_whole_inputs_a_local_g_runs_g1_on_the_frames_and_the_enhancers_on_the_crops() {
-        let cfg = ModelConfig {
-            label_nc: 4,
-            no_instance: true,
-            net_g: NetG::Local,
-            ngf: 2,
-            n_downsample_global: 2,
-            n_blocks_global: 1,
-            n_local_enhancers: 2,
-            n_blocks_local: 1,
-            instance_feat: true,
-            nef: 4,
-            n_downsample_e: 2,
-            ..Default::default()
-        };
+        let cfg = ModelConfig { no_instance: true, ..crate::model::tiny_local_config(2) };
         let nets = Nets::new(&cfg, Device::Cpu, 0);
         let (frames, labels) = crate::model::with_seed(1, || {
             let f = Tensor::rand([1, 3, 64, 128], (Kind::Float, Device::Cpu)) * 2 - 1;
