@@ -52,7 +52,11 @@ pub enum Norms<'a> {
     Own,
     /// As `Own`, and each norm's statistics appended to the list in call order (detached).
     Record(&'a mut Vec<(Tensor, Tensor)>),
-    /// Each norm takes the next statistics of a recording made by the same layers on the whole frames.
+    /// Each norm's output takes the next statistics of a recording made by the same layers on the whole frames;
+    /// its gradient is that of a norm over its own input (a straight-through estimate). The recorded statistics
+    /// are constants, and a gradient that took them as such would push on each channel's mean and scale, which the
+    /// next pass normalises away: fine-tuning the bundled model so drifted (reconstruction L1 0.64 → 0.84 of the
+    /// baseline in 1,000 iterations), where the own norm's gradient knows that such shifts do nothing.
     Replay(std::slice::Iter<'a, (Tensor, Tensor)>),
 }
 
@@ -75,7 +79,9 @@ impl Norms<'_> {
                 let (mean, var) = it.next().expect("a replay has recorded statistics for every instance norm");
                 let (b, c) = (x.size()[0], x.size()[1]);
                 assert_eq!(mean.size(), [b, c, 1, 1], "recorded statistics do not fit a [{b}, {c}, ..] input");
-                (x - mean) / (var + 1e-5).sqrt()
+                let own = instance_norm(x);
+                let replayed = (x.detach() - mean) / (var + 1e-5).sqrt();
+                (replayed - own.detach()) + own
             }
         }
     }
@@ -128,5 +134,32 @@ impl Module for ResnetBlock {
         let h = conv_norm_relu(&self.conv1, &reflect_pad(x, 1));
         let h = instance_norm(&self.conv2.forward(&reflect_pad(&h, 1)));
         h + x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// A crop normalised with its frame's recorded statistics: the frame's values, and the gradient of a norm over
+    /// the crop itself, so a shift of a whole channel (which any instance norm undoes) gets no gradient.
+    #[test]
+    fn replayed_norms_give_the_frames_values_and_the_own_norms_gradient() {
+        let frame = crate::model::with_seed(2, || Tensor::randn([1, 3, 16, 16], (Kind::Float, Device::Cpu)));
+        let mut stats = Vec::new();
+        let whole = Norms::Record(&mut stats).apply(&frame);
+        assert!(whole.allclose(&instance_norm(&frame), 1e-6, 1e-6, false));
+        let crop = frame.narrow(2, 4, 8).narrow(3, 4, 8).detach().set_requires_grad(true);
+        let y = Norms::Replay(stats.iter()).apply(&crop);
+        assert!(y.allclose(&whole.narrow(2, 4, 8).narrow(3, 4, 8), 1e-5, 1e-5, false));
+
+        let weights = crate::model::with_seed(3, || Tensor::randn([1, 3, 8, 8], (Kind::Float, Device::Cpu)));
+        (&y * &weights).sum(Kind::Float).backward();
+        let own = crop.detach().set_requires_grad(true);
+        (instance_norm(&own) * &weights).sum(Kind::Float).backward();
+        assert!(crop.grad().allclose(&own.grad(), 1e-5, 1e-6, false));
+        let per_channel = crop.grad().sum_dim_intlist([2i64, 3].as_slice(), false, Kind::Float);
+        assert!(per_channel.abs().max().double_value(&[]) < 1e-4, "a channel's mean shift is normalised away");
     }
 }
