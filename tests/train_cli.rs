@@ -123,8 +123,13 @@ fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
     b.max_steps = Some(4);
     run(&b).unwrap();
     assert_eq!(state(&ckpt.join("resumed")).epoch_iter, 1);
+    // Resuming needs only the run folder: the data set and the options are the run's own.
+    let c = ckpt.to_str().unwrap();
+    let resume =
+        ["train", "--checkpoints-dir", c, "--name", "resumed", "--continue-train", "--quiet", "--n-threads", "2"];
+    let mut b = Cli::try_parse_from(resume).unwrap().args;
+    assert!(b.dataroot.is_none());
     b.max_steps = Some(8);
-    b.continue_train = true;
     run(&b).unwrap();
     assert_eq!(state(&ckpt.join("straight")), state(&ckpt.join("resumed")));
     for f in
@@ -134,6 +139,18 @@ fn resuming_gives_the_same_weights_as_an_uninterrupted_run() {
         let y = std::fs::read(ckpt.join("resumed").join(f)).unwrap();
         assert!(x == y, "{f} differs after resuming");
     }
+}
+
+#[test]
+fn a_new_run_needs_a_dataroot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().to_str().unwrap();
+    let err = Cli::try_parse_from(["train", "--checkpoints-dir", c, "--name", "x"]).err().unwrap().to_string();
+    assert!(err.contains("--dataroot"), "{err}");
+    // --continue-train over a folder with nothing to resume starts a new run, which needs the data.
+    let a = Cli::try_parse_from(["train", "--checkpoints-dir", c, "--name", "x", "--continue-train"]).unwrap().args;
+    let err = run(&a).unwrap_err().to_string();
+    assert!(err.contains("--dataroot") && err.contains("no checkpoint") && err.contains(c), "{err}");
 }
 
 #[test]

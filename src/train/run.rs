@@ -53,8 +53,9 @@ pub enum Amp {
 pub struct TrainArgs {
     // --- data ---
     /// The data set: pix2pixHD folders (<phase>_label, _inst, _img) or Cityscapes' own layout (gtFine, leftImg8bit).
-    #[arg(long, value_name = "DIR")]
-    pub dataroot: PathBuf,
+    /// Not needed with --continue-train: a resumed run reads the data set it was started on.
+    #[arg(long, value_name = "DIR", required_unless_present = "continue_train")]
+    pub dataroot: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Layout::Auto)]
     pub layout: Layout,
     /// Which split to train on (train_* folders, or Cityscapes' train split).
@@ -316,9 +317,9 @@ impl TrainArgs {
         }
     }
 
-    fn train_options(&self, cfg: &ModelConfig) -> TrainOptions {
+    fn train_options(&self, cfg: &ModelConfig, dataroot: PathBuf) -> TrainOptions {
         TrainOptions {
-            dataroot: self.dataroot.clone(),
+            dataroot,
             layout: format!("{:?}", self.layout).to_lowercase(),
             phase: self.phase.clone(),
             transform: TransformOpts {
@@ -489,6 +490,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let cfg = ModelConfig::load(&dir.join(CONFIG_FILE))?;
         let opts: TrainOptions = read_json(&dir.join(OPTIONS_FILE))?;
         eprintln!("resuming {} with its saved configuration and options", dir.display());
+        if let Some(d) = args.dataroot.as_ref().filter(|d| **d != opts.dataroot) {
+            eprintln!(
+                "warning: --dataroot {} ignored: the run goes on with the data set it was started on, {}",
+                d.display(),
+                opts.dataroot.display()
+            );
+        }
         (cfg, opts)
     } else {
         if dir.join(STATE_FILE).is_file() {
@@ -497,9 +505,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 dir.display()
             );
         }
+        let Some(dataroot) = args.dataroot.clone() else {
+            bail!(
+                "--continue-train: {} holds no checkpoint ({STATE_FILE}) to resume; pass --dataroot (and the model's \
+                 options) to start a new run there",
+                dir.display()
+            );
+        };
         let cfg = args.model_config();
         cfg.validate()?;
-        (cfg.clone(), args.train_options(&cfg))
+        (cfg.clone(), args.train_options(&cfg, dataroot))
     };
     if opts.freeze_global && (cfg.net_g != NetG::Local || opts.load_pretrain.is_empty()) {
         bail!("--freeze-global needs --net-g local and a --load-pretrain run to take G1 and E from");
