@@ -55,8 +55,8 @@ pub enum Norms<'a> {
     /// Each norm's output takes the next statistics of a recording made by the same layers on the whole frames;
     /// its gradient is that of a norm over its own input (a straight-through estimate). The recorded statistics
     /// are constants, and a gradient that took them as such would push on each channel's mean and scale, which the
-    /// next pass normalises away: fine-tuning the bundled model so drifted (reconstruction L1 0.64 → 0.84 of the
-    /// baseline in 1,000 iterations), where the own norm's gradient knows that such shifts do nothing.
+    /// next pass normalises away; the own norm's gradient knows that such shifts do nothing. (Fine-tuning the
+    /// bundled model on the CPU drifted either way, less with this estimate: models/README.md.)
     Replay(std::slice::Iter<'a, (Tensor, Tensor)>),
 }
 
