@@ -5,6 +5,8 @@
 #   scripts/train_default_model.sh                 # on a CUDA machine, from the repository root
 #   DEVICE=cpu W=256 H=128 TRAIN=6 TEST=2 ENCODE_SCENES=4 FLOOR=1 scripts/train_default_model.sh   # a quick check
 #
+#   START_FROM=models/default scripts/train_default_model.sh   # train on from a packed model (below)
+#
 # Stages (each leaves a marker in $WORK/logs/NAME.done and is skipped when run again; a training stage that was
 # stopped, with Ctrl-C say, resumes from its checkpoint when the script is run again, so an interrupted run goes on
 # where it stopped):
@@ -20,17 +22,23 @@
 #             (the shipped preview then got 2,000 more iterations on a CPU: models/README.md, "Recipe")
 #   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size: all of them by
 #             default, as the reference encodes its whole training set)
-#   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors)
+#   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors and torch)
 #   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
+#   With START_FROM=DIR, training goes on from a packed model instead (DIR as models/default is: config.json, G and E,
+#   a preview/ folder with its own config and G): no `global` or `local`; `finetune` starts from DIR's G and E, with
+#   DIR's discriminator where DIR has one (a latest_net_D.safetensors put there from an earlier run's checkpoint
+#   folder), and `preview` from DIR's preview with `finetune`'s G1 and E. The network sizes are DIR's. With the
+#   default epochs its data and training take about 8 minutes on an H100 (the recipe's rows), the figures a few more.
 #
 # Settings (environment variables, defaults in brackets):
 #   BIN [./target/release/pix2pixhd]  WORK [runs/gpu]  DEVICE [cuda]  W, H [2048, 1024]  TRAIN, TEST [500, 50]
-#   NGF [8] (the finest enhancer's filters; G1 gets NGF*4)  BLOCKS [6]  L1 [50] (--lambda-l1)  THREADS [12] (loaders)
+#   NGF [8] (the finest enhancer's filters; G1 gets NGF*4)  BLOCKS [6] (both read from START_FROM's config when set)
+#   L1 [50] (--lambda-l1)  THREADS [12] (loaders)
 #   epochs at the full and at the decaying learning rate: global G_N, G_D [3, 3], local L_N, L_D [3, 2],
 #   finetune F_N, F_D [1, 2], preview P_N, P_D [1, 1]
 #   ENCODE_SCENES [TRAIN]  BASELINE_SCENES [200, at most TRAIN] (eval-model's class-colour baseline)
-#   EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
-#   PYTHON [python3, else .venv/bin/python]: runs scripts/pack_model.py
+#   START_FROM [unset: the whole recipe]  EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
+#   PYTHON [python3 if it has safetensors and torch, else .venv/bin/python]: runs scripts/pack_model.py
 set -euo pipefail
 BIN=${BIN:-./target/release/pix2pixhd}
 WORK=${WORK:-runs/gpu}
@@ -42,15 +50,44 @@ G_N=${G_N:-3} G_D=${G_D:-3} L_N=${L_N:-3} L_D=${L_D:-2} F_N=${F_N:-1} F_D=${F_D:
 ENCODE_SCENES=${ENCODE_SCENES:-$TRAIN}
 BASELINE_SCENES=${BASELINE_SCENES:-$((TRAIN < 200 ? TRAIN : 200))}
 EVAL=${EVAL:-1} FLOOR=${FLOOR:-5}
+START_FROM=${START_FROM:-}
+if [ -n "$START_FROM" ]; then
+  for f in config.json latest_net_G.safetensors latest_net_E.safetensors preview/config.json \
+    preview/latest_net_G.safetensors; do
+    [ -f "$START_FROM/$f" ] || { echo "error: START_FROM=$START_FROM has no $f (a model folder such as models/default)"; exit 1; }
+  done
+fi
 if [ -z "${PYTHON:-}" ]; then
-  if python3 -c 'import safetensors' 2>/dev/null; then PYTHON=python3; else PYTHON=.venv/bin/python; fi
+  if python3 -c 'import safetensors.torch' 2>/dev/null; then PYTHON=python3; else PYTHON=.venv/bin/python; fi
 fi
 [ -x "$BIN" ] || { echo "error: $BIN not found or not executable (cargo build --release, or set BIN)"; exit 1; }
 [ -f scripts/pack_model.py ] || { echo "error: run this from the repository root (scripts/pack_model.py not found)"; exit 1; }
-"$PYTHON" -c 'import safetensors' 2>/dev/null || {
-  echo "error: $PYTHON cannot import safetensors, which scripts/pack_model.py needs (.venv/bin/pip install safetensors)"
+"$PYTHON" -c 'import safetensors.torch' 2>/dev/null || {
+  echo "error: $PYTHON cannot import safetensors.torch (safetensors and torch), which scripts/pack_model.py needs" \
+    "(.venv, which has torch: .venv/bin/pip install safetensors; or set PYTHON)"
   exit 1
 }
+if [ -n "$START_FROM" ]; then
+  # The networks' sizes come from the model trained on; anything the recipe fixes must match it, or --load-pretrain
+  # would take only the tensors whose shapes match and train the rest from scratch.
+  read -r NGF BLOCKS < <("$PYTHON" - "$START_FROM" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+cfg = json.load(open(os.path.join(d, "config.json")))
+pv = json.load(open(os.path.join(d, "preview", "config.json")))
+want = {"net_g": "local", "n_downsample_global": 2, "n_local_enhancers": 2, "n_blocks_local": 3,
+        "encoder_downsample": 4, "instance_feat": True, "num_d": 3, "ndf": 32, "n_layers_d": 3}
+bad = [f"{k} is {cfg.get(k)!r}, the recipe's is {v!r}" for k, v in want.items() if cfg.get(k) != v]
+if pv.get("net_g") != "global" or pv.get("ngf") != 4 * cfg["ngf"] or pv.get("n_blocks_global") != cfg["n_blocks_global"]:
+    bad.append(f"preview/config.json is not a global generator with ngf {4 * cfg['ngf']} and "
+               f"{cfg['n_blocks_global']} blocks (its G1)")
+if bad:
+    sys.exit(f"error: START_FROM={d} was not made by this recipe: " + "; ".join(bad))
+print(cfg["ngf"], cfg["n_blocks_global"])
+PY
+  ) || exit 1
+  echo "training on from $START_FROM: NGF=$NGF BLOCKS=$BLOCKS (its config.json)"
+fi
 QW=$((W / 4)) QH=$((H / 4))
 G1NGF=$((NGF * 4))
 CK="$WORK/ckpt"
@@ -106,15 +143,22 @@ stage synth_quarter \
   "$BIN" synth --out "$WORK/data_q" --train "$TRAIN" --test "$TEST" --width "$QW" --height "$QH" --quiet --force
 stage synth_full \
   "$BIN" synth --out "$WORK/data_full" --train "$TRAIN" --test "$TEST" --width "$W" --height "$H" --quiet --force
+if [ -n "$START_FROM" ]; then
+  # Train on from a packed model: its G and E (float16 on disk, loaded into float32) start `finetune`, its preview
+  # starts `preview`; the other recipe stages are not run.
+  FT_FROM=$START_FROM PV_FROM=$START_FROM/preview
+else
 stage global train_to_end global --dataroot "$WORK/data_q" --name global --net-g global "${G1[@]}" \
   --niter "$G_N" --niter-decay "$G_D" "${COMMON[@]}"
 stage local train_to_end local --dataroot "$WORK/data_full" --name local "${LOCAL[@]}" --load-pretrain "$CK/global" \
   --niter "$L_N" --niter-decay "$L_D" "${COMMON[@]}"
 stage local_g_and_e g_and_e "$CK/local" "$CK/local_g_and_e"
+FT_FROM=$CK/local_g_and_e PV_FROM=$CK/global
+fi
 stage finetune train_to_end finetune --dataroot "$WORK/data_full" --name finetune "${LOCAL[@]}" \
-  --load-pretrain "$CK/local_g_and_e" --lr 0.0001 --niter "$F_N" --niter-decay "$F_D" "${COMMON[@]}"
+  --load-pretrain "$FT_FROM" --lr 0.0001 --niter "$F_N" --niter-decay "$F_D" "${COMMON[@]}"
 stage preview train_to_end preview --dataroot "$WORK/data_q" --name preview --net-g global "${G1[@]}" \
-  --load-pretrain "$CK/global" --load-pretrain "$CK/finetune" --freeze-encoder --lr 0.0001 \
+  --load-pretrain "$PV_FROM" --load-pretrain "$CK/finetune" --freeze-encoder --lr 0.0001 \
   --niter "$P_N" --niter-decay "$P_D" "${COMMON[@]}"
 stage encode "$BIN" encode --model "$CK/finetune" --dataroot "$WORK/data_full" --max-dataset-size "$ENCODE_SCENES" \
   --resize-or-crop none --device "$DEVICE"
