@@ -23,6 +23,8 @@
 #   encode    the style clusters (`finetune`'s E over ENCODE_SCENES training scenes at full size: all of them by
 #             default, as the reference encodes its whole training set)
 #   pack      float16 weights, clusters and the preview into $WORK/model (needs $PYTHON with safetensors and torch)
+#             (PACK=0 skips it, for a machine with no such python: the figures are then measured on
+#             $WORK/ckpt/finetune, float32, which holds the clusters too; pack it where safetensors is)
 #   eval      the model card's figures on $DEVICE (EVAL=0 skips them)
 #   With START_FROM=DIR, training goes on from a packed model instead (DIR as models/default is: config.json, G and E,
 #   a preview/ folder with its own config and G): no `global` or `local`; `finetune` starts from DIR's G and E, with
@@ -37,8 +39,8 @@
 #   epochs at the full and at the decaying learning rate: global G_N, G_D [3, 3], local L_N, L_D [3, 2],
 #   finetune F_N, F_D [1, 2], preview P_N, P_D [1, 1]
 #   ENCODE_SCENES [TRAIN]  BASELINE_SCENES [200, at most TRAIN] (eval-model's class-colour baseline)
-#   START_FROM [unset: the whole recipe]  EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
-#   PYTHON [python3 if it has safetensors and torch, else .venv/bin/python]: runs scripts/pack_model.py
+#   START_FROM [unset: the whole recipe]  PACK [1]  EVAL [1]  FLOOR [5] (eval-model's texture-floor re-drawings)
+#   PYTHON [python3 if it has safetensors and torch or PACK=0, else .venv/bin/python]: runs scripts/pack_model.py
 set -euo pipefail
 BIN=${BIN:-./target/release/pix2pixhd}
 WORK=${WORK:-runs/gpu}
@@ -54,17 +56,22 @@ START_FROM=${START_FROM:-}
 if [ -n "$START_FROM" ]; then
   for f in config.json latest_net_G.safetensors latest_net_E.safetensors preview/config.json \
     preview/latest_net_G.safetensors; do
-    [ -f "$START_FROM/$f" ] || { echo "error: START_FROM=$START_FROM has no $f (a model folder such as models/default)"; exit 1; }
+    [ -f "$START_FROM/$f" ] || {
+      echo "error: START_FROM=$START_FROM has no $f (a model folder such as models/default)"
+      exit 1
+    }
   done
 fi
+PACK=${PACK:-1}
 if [ -z "${PYTHON:-}" ]; then
-  if python3 -c 'import safetensors.torch' 2>/dev/null; then PYTHON=python3; else PYTHON=.venv/bin/python; fi
+  PYTHON=.venv/bin/python
+  if [ "$PACK" != 1 ] || python3 -c 'import safetensors.torch' 2>/dev/null; then PYTHON=python3; fi
 fi
 [ -x "$BIN" ] || { echo "error: $BIN not found or not executable (cargo build --release, or set BIN)"; exit 1; }
 [ -f scripts/pack_model.py ] || { echo "error: run this from the repository root (scripts/pack_model.py not found)"; exit 1; }
-"$PYTHON" -c 'import safetensors.torch' 2>/dev/null || {
+[ "$PACK" != 1 ] || "$PYTHON" -c 'import safetensors.torch' 2>/dev/null || {
   echo "error: $PYTHON cannot import safetensors.torch (safetensors and torch), which scripts/pack_model.py needs" \
-    "(.venv, which has torch: .venv/bin/pip install safetensors; or set PYTHON)"
+    "(.venv, which has torch: .venv/bin/pip install safetensors; or set PYTHON; or PACK=0)"
   exit 1
 }
 if [ -n "$START_FROM" ]; then
@@ -78,7 +85,8 @@ pv = json.load(open(os.path.join(d, "preview", "config.json")))
 want = {"net_g": "local", "n_downsample_global": 2, "n_local_enhancers": 2, "n_blocks_local": 3,
         "encoder_downsample": 4, "instance_feat": True, "num_d": 3, "ndf": 32, "n_layers_d": 3}
 bad = [f"{k} is {cfg.get(k)!r}, the recipe's is {v!r}" for k, v in want.items() if cfg.get(k) != v]
-if pv.get("net_g") != "global" or pv.get("ngf") != 4 * cfg["ngf"] or pv.get("n_blocks_global") != cfg["n_blocks_global"]:
+g1 = {"net_g": "global", "ngf": 4 * cfg["ngf"], "n_blocks_global": cfg["n_blocks_global"]}
+if any(pv.get(k) != v for k, v in g1.items()):
     bad.append(f"preview/config.json is not a global generator with ngf {4 * cfg['ngf']} and "
                f"{cfg['n_blocks_global']} blocks (its G1)")
 if bad:
@@ -162,14 +170,18 @@ stage preview train_to_end preview --dataroot "$WORK/data_q" --name preview --ne
   --niter "$P_N" --niter-decay "$P_D" "${COMMON[@]}"
 stage encode "$BIN" encode --model "$CK/finetune" --dataroot "$WORK/data_full" --max-dataset-size "$ENCODE_SCENES" \
   --resize-or-crop none --device "$DEVICE"
-stage pack "$PYTHON" scripts/pack_model.py "$CK/finetune" "$WORK/model" --preview "$CK/preview"
+if [ "$PACK" = 1 ]; then
+  stage pack "$PYTHON" scripts/pack_model.py "$CK/finetune" "$WORK/model" --preview "$CK/preview"
+  M="$WORK/model"
+else
+  M="$CK/finetune"  # float32, with the clusters `encode` wrote; pack it elsewhere later
+fi
 
 if [ "$EVAL" = 1 ]; then
-  M="$WORK/model"
   stage eval_model "$BIN" eval-model --model "$M" --dataroot "$WORK/data_full" --scenes "$TEST" \
     --train-scenes "$BASELINE_SCENES" --texture-floor "$FLOOR" --sheet "$M/contact_sheet.png" --json "$M/eval.json" \
     --device "$DEVICE"
   stage eval_styles "$BIN" eval-styles --model "$M" --dataroot "$WORK/data_full" --max-scenes "$TEST" --device "$DEVICE"
   stage bench "$BIN" bench --model "$M" --width "$W" --height "$H" --device "$DEVICE" --iters 3 --no-pytorch
 fi
-echo "model: $WORK/model   timings: $TIMES   logs: $WORK/logs/"
+echo "model: $M   timings: $TIMES   logs: $WORK/logs/"
