@@ -53,15 +53,6 @@ ENCODE_SCENES=${ENCODE_SCENES:-$TRAIN}
 BASELINE_SCENES=${BASELINE_SCENES:-$((TRAIN < 200 ? TRAIN : 200))}
 EVAL=${EVAL:-1} FLOOR=${FLOOR:-5}
 START_FROM=${START_FROM:-}
-if [ -n "$START_FROM" ]; then
-  for f in config.json latest_net_G.safetensors latest_net_E.safetensors preview/config.json \
-    preview/latest_net_G.safetensors; do
-    [ -f "$START_FROM/$f" ] || {
-      echo "error: START_FROM=$START_FROM has no $f (a model folder such as models/default)"
-      exit 1
-    }
-  done
-fi
 PACK=${PACK:-1}
 if [ -z "${PYTHON:-}" ]; then
   PYTHON=.venv/bin/python
@@ -75,11 +66,15 @@ fi
   exit 1
 }
 if [ -n "$START_FROM" ]; then
-  # The networks' sizes come from the model trained on; anything the recipe fixes must match it, or --load-pretrain
-  # would take only the tensors whose shapes match and train the rest from scratch.
+  # The folder must hold a whole model; the networks' sizes come from it, and anything the recipe fixes must match
+  # it, or --load-pretrain would take only the tensors whose shapes match and train the rest from scratch.
   read -r NGF BLOCKS < <("$PYTHON" - "$START_FROM" <<'PY'
 import json, os, sys
 d = sys.argv[1]
+for f in ["config.json", "latest_net_G.safetensors", "latest_net_E.safetensors", "preview/config.json",
+          "preview/latest_net_G.safetensors"]:
+    if not os.path.isfile(os.path.join(d, f)):
+        sys.exit(f"error: START_FROM={d} has no {f} (a model folder such as models/default)")
 cfg = json.load(open(os.path.join(d, "config.json")))
 pv = json.load(open(os.path.join(d, "preview", "config.json")))
 want = {"net_g": "local", "n_downsample_global": 2, "n_local_enhancers": 2, "n_blocks_local": 3,
@@ -156,12 +151,12 @@ if [ -n "$START_FROM" ]; then
   # starts `preview`; the other recipe stages are not run.
   FT_FROM=$START_FROM PV_FROM=$START_FROM/preview
 else
-stage global train_to_end global --dataroot "$WORK/data_q" --name global --net-g global "${G1[@]}" \
-  --niter "$G_N" --niter-decay "$G_D" "${COMMON[@]}"
-stage local train_to_end local --dataroot "$WORK/data_full" --name local "${LOCAL[@]}" --load-pretrain "$CK/global" \
-  --niter "$L_N" --niter-decay "$L_D" "${COMMON[@]}"
-stage local_g_and_e g_and_e "$CK/local" "$CK/local_g_and_e"
-FT_FROM=$CK/local_g_and_e PV_FROM=$CK/global
+  stage global train_to_end global --dataroot "$WORK/data_q" --name global --net-g global "${G1[@]}" \
+    --niter "$G_N" --niter-decay "$G_D" "${COMMON[@]}"
+  stage local train_to_end local --dataroot "$WORK/data_full" --name local "${LOCAL[@]}" \
+    --load-pretrain "$CK/global" --niter "$L_N" --niter-decay "$L_D" "${COMMON[@]}"
+  stage local_g_and_e g_and_e "$CK/local" "$CK/local_g_and_e"
+  FT_FROM=$CK/local_g_and_e PV_FROM=$CK/global
 fi
 stage finetune train_to_end finetune --dataroot "$WORK/data_full" --name finetune "${LOCAL[@]}" \
   --load-pretrain "$FT_FROM" --lr 0.0001 --niter "$F_N" --niter-decay "$F_D" "${COMMON[@]}"
