@@ -19,8 +19,8 @@ use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::synth::{SynthConfig, generate_scene, read_sidecar};
 use crate::features::StyleSpec;
+use crate::fs::{write_atomically, write_bytes};
 use crate::labels;
-use crate::model::checkpoint::write_atomically;
 use crate::model::runtime::{Precision, pick_device};
 use crate::render::Renderer;
 use anyhow::{Context, Result, bail, ensure};
@@ -407,11 +407,13 @@ pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
                 );
             }
         }
-        write_atomically(path, |tmp| sheet.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string()))?;
+        write_atomically(path, |tmp| {
+            sheet.save_with_format(tmp, image::ImageFormat::Png).map_err(std::io::Error::other)
+        })?;
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))?;
+        write_bytes(path, text.as_bytes())?;
     }
     Ok(report)
 }

@@ -49,8 +49,8 @@ pub enum ClustersError {
     Version { path: String, got: u32 },
     #[error("clusters file {path}: class {class} {problem}")]
     Inconsistent { path: String, class: u32, problem: String },
-    #[error("cannot write clusters file {path}: {message}")]
-    Write { path: String, message: String },
+    #[error(transparent)]
+    Write(#[from] crate::fs::WriteError),
 }
 
 impl Clusters {
@@ -78,8 +78,7 @@ impl Clusters {
 
     pub fn save(&self, path: &Path) -> Result<(), ClustersError> {
         let text = serde_json::to_string_pretty(self).expect("clusters serialise") + "\n";
-        crate::model::checkpoint::write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))
-            .map_err(|e| ClustersError::Write { path: path.display().to_string(), message: e.to_string() })
+        Ok(crate::fs::write_bytes(path, text.as_bytes())?)
     }
 
     /// Number of clusters of a class (0 when the class has none).

@@ -91,9 +91,28 @@ pub fn color(id: u8) -> [u8; 3] {
     label(id).map_or([255, 0, 255], |l| l.color)
 }
 
+/// Instance-map values of objects are `class * INSTANCE_BASE + k` (object `k` of the class, from 0); a value below
+/// it is a bare class id: a stuff region, or a group of objects without instances of their own.
+pub const INSTANCE_BASE: u32 = 1000;
+
+/// Whether an instance-map value names one object rather than a class's region.
+pub fn is_object(v: u32) -> bool {
+    v >= INSTANCE_BASE
+}
+
+/// The instance-map value of object `k` of `class`.
+pub fn object_id(class: u8, k: u32) -> u32 {
+    u32::from(class) * INSTANCE_BASE + k
+}
+
+/// Which object of its class an instance-map value is (`k`); 0 for a bare class id.
+pub fn object_index(v: u32) -> u32 {
+    if is_object(v) { v % INSTANCE_BASE } else { 0 }
+}
+
 /// The class of an instance-map value, as pix2pixHD and Cityscapes define it.
 pub fn class_of_instance(v: u32) -> u32 {
-    if v < 1000 { v } else { v / 1000 }
+    if is_object(v) { v / INSTANCE_BASE } else { v }
 }
 
 /// The class id whose display colour is `rgb`. Several classes share black (0..=4) and one grey (17, 18); the
@@ -130,6 +149,9 @@ mod tests {
         assert_eq!(class_of_instance(24000), 24);
         assert_eq!(class_of_instance(7), 7);
         assert_eq!(class_of_instance(999), 999);
+        assert_eq!(object_id(id::CAR, 3), 26003);
+        assert!(is_object(26003) && !is_object(26));
+        assert_eq!((object_index(26003), object_index(26)), (3, 0));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod encode_cmd;
 pub mod eval_model;
 pub mod eval_styles;
 pub mod features;
+pub mod fs;
 pub mod labels;
 pub mod model;
 pub mod render;

@@ -4,7 +4,6 @@ use crate::app::worker::{PREVIEW_DIR, PREVIEW_MAX_WIDTH, open_preview, preview_f
 use crate::cli::{ModelArgs, ResolvedModel};
 use crate::features::{StyleChoice, StyleSpec};
 use crate::labels;
-use crate::model::checkpoint::write_atomically;
 use crate::model::config::ModelConfig;
 use crate::model::runtime::{ModelFiles, Precision, pick_device};
 use crate::render::Renderer;
@@ -107,12 +106,7 @@ fn read_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
 }
 
 fn write_png(path: &Path, rgb: &[u8], w: usize, h: usize) -> Result<()> {
-    let img = image::RgbImage::from_raw(w as u32, h as u32, rgb.to_vec()).context("image size")?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    write_atomically(path, |tmp| img.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string()))?;
-    Ok(())
+    Ok(crate::fs::write_rgb_png(path, rgb, (w as u32, h as u32))?)
 }
 
 /// With `--preview`: the full model's configuration (its enhancers set the scale the preview runs at) and whether the

@@ -1,7 +1,7 @@
 //! The editor's files beyond the scene itself: the recent-files list, the crash-recovery autosave, and exporting a
 //! render together with its label and instance maps.
 
-use crate::model::checkpoint::write_atomically;
+use crate::fs::{write_bytes, write_rgb_png};
 use crate::scene::{MapStorage, Scene};
 use std::path::{Path, PathBuf};
 
@@ -42,8 +42,7 @@ pub fn push_recent(state_dir: &Path, list: &mut Vec<PathBuf>, path: &Path) {
     if std::fs::create_dir_all(state_dir).is_ok()
         && let Ok(json) = serde_json::to_vec_pretty(list)
     {
-        let _ =
-            write_atomically(&state_dir.join(RECENT_FILE), |tmp| std::fs::write(tmp, &json).map_err(|e| e.to_string()));
+        let _ = write_bytes(&state_dir.join(RECENT_FILE), &json);
     }
 }
 
@@ -79,9 +78,7 @@ pub fn export(image: &Path, scene: &Scene, rgb: &[u8]) -> Result<[PathBuf; 3], S
     if rgb.len() != (w * h * 3) as usize {
         return Err(format!("the render is not {w}x{h}; wait for the full render before exporting"));
     }
-    let buf = image::RgbImage::from_raw(w, h, rgb.to_vec()).ok_or("bad render buffer")?;
-    write_atomically(&img, |tmp| buf.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string()))
-        .map_err(|e| format!("{}: {e}", img.display()))?;
+    write_rgb_png(&img, rgb, (w, h)).map_err(|e| e.to_string())?;
     scene.save_label_png(&label).map_err(|e| e.to_string())?;
     scene.save_instance_png(&inst).map_err(|e| e.to_string())?;
     Ok([img, label, inst])

@@ -524,7 +524,7 @@ impl EditorApp {
     /// The style key of the selection: its instance id, or the class of a stuff region.
     pub fn selection_style_key(&self) -> Option<u32> {
         let s = self.selection_cache.as_ref()?;
-        Some(if s.value() >= 1000 { s.value() } else { u32::from(s.class()) })
+        Some(if labels::is_object(s.value()) { s.value() } else { u32::from(s.class()) })
     }
 
     pub fn change_category(&mut self, class: u8) {
@@ -654,7 +654,7 @@ impl EditorApp {
 
     fn maybe_ask_thumbnails(&mut self) {
         let (Some(w), Some(sel)) = (&self.worker, &self.selection_cache) else { return };
-        if self.worker_state != WorkerState::Ready || sel.value() < 1000 || self.stroke.is_some() {
+        if self.worker_state != WorkerState::Ready || !labels::is_object(sel.value()) || self.stroke.is_some() {
             return;
         }
         let has = self

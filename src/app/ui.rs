@@ -3,7 +3,7 @@
 
 use super::canvas::{self, FLAG_ALL_OUTLINES, FLAG_SELECTION, LabelDraw, NO_SELECTION, Params, View};
 use super::{Display, EditorApp, Tool, WorkerState, class_name, sample_scenes};
-use crate::labels::LABELS;
+use crate::labels::{self, LABELS};
 use crate::scene::{ObjectRef, Scene, StyleChoice};
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, Pos2, Sense, Stroke, Vec2};
 use std::path::PathBuf;
@@ -313,8 +313,8 @@ fn object_panel(app: &mut EditorApp, ui: &mut egui::Ui) {
         return worker_section(app, ui);
     };
     let id = sel.value();
-    ui.label(if id >= 1000 {
-        format!("{} #{} (instance {id})", class_name(sel.class()), id % 1000)
+    ui.label(if labels::is_object(id) {
+        format!("{} #{} (instance {id})", class_name(sel.class()), labels::object_index(id))
     } else {
         format!("{} region", class_name(sel.class()))
     });
@@ -346,7 +346,7 @@ fn object_panel(app: &mut EditorApp, ui: &mut egui::Ui) {
         StyleChoice::Random => "random (from the seed)".to_string(),
         StyleChoice::Cluster(k) => format!("cluster {k}"),
     });
-    if id < 1000 {
+    if !labels::is_object(id) {
         ui.small(format!("applies to every {} region", class_name(sel.class())));
     }
     match app.selection_clusters().cloned() {

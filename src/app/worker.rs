@@ -339,7 +339,7 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 pub fn style_spec(scene: &Scene, seed: u64) -> StyleSpec {
     let mut spec = StyleSpec { seed, ..Default::default() };
     for (&k, &v) in scene.styles() {
-        if k >= 1000 {
+        if crate::labels::is_object(k) {
             spec.by_id.insert(k, v);
         } else {
             spec.by_class.insert(k, v);

@@ -30,8 +30,8 @@ pub enum CheckpointError {
     UnknownFormat { path: PathBuf, ext: String },
     #[error("weight file {path} does not fit the network:{details}")]
     Mismatch { path: PathBuf, details: String },
-    #[error("cannot write weight file {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Write(#[from] crate::fs::WriteError),
 }
 
 /// What `load_var_store` skipped, for the curious user (`info`).
@@ -162,22 +162,11 @@ pub fn save_var_store(vs: &nn::VarStore, path: &Path) -> Result<(), CheckpointEr
     let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
     let tensors: Vec<(String, Tensor)> =
         vars.into_iter().map(|(k, v)| (k, v.detach().to_device(tch::Device::Cpu).contiguous())).collect();
-    write_atomically(path, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(|e| e.to_string()))
+    write_tensors(path, &tensors)
 }
 
-/// Runs `write` on a temporary path beside `path` and renames it into place only if it succeeded, so a crash or
-/// an error never leaves a half-written file under the real name.
-pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), CheckpointError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("weights");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let err = |message: String| CheckpointError::Write { path: path.to_path_buf(), message };
-    if let Err(e) = write(&tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e.to_string())
-    })
+/// Writes named tensors to a `.safetensors` file atomically.
+pub fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), CheckpointError> {
+    crate::fs::write_atomically(path, |tmp| Tensor::write_safetensors(tensors, tmp).map_err(std::io::Error::other))?;
+    Ok(())
 }

@@ -309,10 +309,10 @@ impl Scene {
         }
         let value = if labels::has_instances(class) { self.new_instance_id(class)? } else { class as u32 };
         let mut change = self.paint_selection(&sel, 0, 0, value);
-        if sel.value() >= 1000 {
+        if labels::is_object(sel.value()) {
             self.put_style(sel.value(), None, &mut change);
         }
-        let now = if value >= 1000 {
+        let now = if labels::is_object(value) {
             ObjectRef::Instance(value)
         } else {
             // A selection is never empty; (0, 0) only keeps this free of a panic path.
@@ -329,7 +329,7 @@ impl Scene {
         let sel = self.resolve(object)?;
         let fill = self.surrounding_fill(&sel);
         let mut change = self.paint_selection(&sel, 0, 0, fill);
-        if sel.value() >= 1000 {
+        if labels::is_object(sel.value()) {
             self.put_style(sel.value(), None, &mut change);
         }
         Ok(change)
@@ -347,7 +347,7 @@ impl Scene {
     ) -> Result<(Change, Option<ObjectRef>), EditError> {
         let sel = self.resolve(object)?;
         let Some((x, y)) = self.first_landed(&sel, dx, dy) else { return Ok((Change::default(), None)) };
-        if sel.value() < 1000 {
+        if !labels::is_object(sel.value()) {
             return Ok((self.paint_selection(&sel, dx, dy, sel.value()), Some(ObjectRef::Region { x, y })));
         }
         let id = self.new_instance_id(sel.class())?;
@@ -389,12 +389,12 @@ impl Scene {
         let landed = self.first_landed(&sel, dx, dy);
         let now = match landed {
             None => {
-                if value >= 1000 {
+                if labels::is_object(value) {
                     self.put_style(value, None, &mut change);
                 }
                 None
             }
-            Some(_) if value >= 1000 => Some(ObjectRef::Instance(value)),
+            Some(_) if labels::is_object(value) => Some(ObjectRef::Instance(value)),
             Some((x, y)) => Some(ObjectRef::Region { x, y }),
         };
         Ok((change, now))
@@ -422,7 +422,7 @@ impl Scene {
             by_value.extend(pixels.iter().map(|&i| (self.inst[i], to as u32)));
         } else if labels::has_instances(from) {
             let olds: BTreeSet<u32> = pixels.iter().map(|&i| self.inst[i]).collect();
-            let objects: Vec<u32> = olds.iter().copied().filter(|&v| v >= 1000).collect();
+            let objects: Vec<u32> = olds.iter().copied().filter(|&v| labels::is_object(v)).collect();
             let fresh = self.free_instance_ids(to, objects.len())?;
             by_value.extend(objects.into_iter().zip(fresh));
             by_value.insert(from as u32, to as u32);
@@ -460,7 +460,7 @@ impl Scene {
             }
         });
         if labels::has_instances(from) {
-            for old in by_value.keys().copied().filter(|&v| v >= 1000) {
+            for old in by_value.keys().copied().filter(|&v| labels::is_object(v)) {
                 self.put_style(old, None, &mut change);
             }
         }

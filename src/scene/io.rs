@@ -12,15 +12,15 @@
 //! same folder, then a rename), so a crash never leaves half a scene.
 
 use super::{MapError, Scene, StyleChoice, is_style_key};
+use crate::fs::write_bytes;
 use crate::labels;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use image::{ColorType, DynamicImage, ImageBuffer, ImageFormat, Luma};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 
 /// The scene JSON format this code writes and reads.
@@ -41,8 +41,8 @@ pub enum MapStorage {
 pub enum SceneError {
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Write(#[from] crate::fs::WriteError),
     #[error("{} is not a readable PNG image: {source}", path.display())]
     Decode { path: PathBuf, source: image::ImageError },
     #[error("cannot encode {} as PNG: {source}", path.display())]
@@ -239,13 +239,14 @@ impl Scene {
                     .and_then(|s| s.to_str())
                     .ok_or_else(|| SceneError::NoFileName { path: path.into() })?;
                 let (label_name, inst_name) = (format!("{stem}_labelIds.png"), format!("{stem}_instanceIds.png"));
-                write_atomic(&path.with_file_name(&label_name), &label_png)?;
-                write_atomic(&path.with_file_name(&inst_name), &inst_png)?;
+                write_bytes(&path.with_file_name(&label_name), &label_png)?;
+                write_bytes(&path.with_file_name(&inst_name), &inst_png)?;
                 (MapRef::Path(label_name), MapRef::Path(inst_name))
             }
         };
-        let live: BTreeSet<u32> = self.inst.iter().copied().filter(|&v| v >= 1000).collect();
-        let styles = self.styles.iter().filter(|(k, _)| **k < 1000 || live.contains(k)).map(|(k, v)| (*k, *v));
+        let live: BTreeSet<u32> = self.inst.iter().copied().filter(|&v| labels::is_object(v)).collect();
+        let styles =
+            self.styles.iter().filter(|(k, _)| !labels::is_object(**k) || live.contains(k)).map(|(k, v)| (*k, *v));
         let file = SceneFile {
             version: SCENE_FORMAT_VERSION,
             width: self.width,
@@ -257,17 +258,17 @@ impl Scene {
         let mut text =
             serde_json::to_string_pretty(&file).map_err(|source| SceneError::Json { path: path.into(), source })?;
         text.push('\n');
-        write_atomic(path, text.as_bytes())
+        Ok(write_bytes(path, text.as_bytes())?)
     }
 
     /// Exports the label map: an 8-bit grey PNG of class ids, as Cityscapes' `*_labelIds.png`.
     pub fn save_label_png(&self, path: &Path) -> Result<(), SceneError> {
-        write_atomic(path, &self.label_png(path)?)
+        Ok(write_bytes(path, &self.label_png(path)?)?)
     }
 
     /// Exports the instance map: a 16-bit grey PNG, as Cityscapes' `*_instanceIds.png`.
     pub fn save_instance_png(&self, path: &Path) -> Result<(), SceneError> {
-        write_atomic(path, &self.instance_png(path)?)
+        Ok(write_bytes(path, &self.instance_png(path)?)?)
     }
 
     /// `path` is only for error messages.
@@ -391,26 +392,4 @@ fn decode_instance(bytes: &[u8], path: &Path) -> Result<(u32, u32, Vec<u32>), Sc
         other => return Err(SceneError::InstanceFormat { path: path.into(), found: describe(other.color()) }),
     };
     Ok((width, height, values))
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so readers see the old file
-/// or the new one, never a part.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SceneError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let err = |source| SceneError::Write { path: path.into(), source };
-    let name = path.file_name().ok_or_else(|| err(std::io::Error::other("not a file name")))?;
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = path.with_file_name(format!(".{}.{}-{n}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        // The temporary file is ours and useless now; failing to remove it changes nothing for the caller.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(source));
-    }
-    Ok(())
 }

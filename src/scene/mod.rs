@@ -31,7 +31,7 @@ use thiserror::Error;
 pub const NUM_CLASSES: usize = LABELS.len();
 
 /// Instance ids are `class * 1000 + k`, so a class has room for this many objects.
-pub const MAX_INSTANCES_PER_CLASS: u32 = 1000;
+pub const MAX_INSTANCES_PER_CLASS: u32 = labels::INSTANCE_BASE;
 
 /// The style an object (or a stuff class) is rendered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -237,7 +237,7 @@ pub fn is_style_key(key: u32) -> bool {
 /// Whether a pixel may hold this instance-map value: a class id, or `class * 1000 + k` of an instance class.
 fn is_map_value(v: u32) -> bool {
     let class = labels::class_of_instance(v);
-    class < NUM_CLASSES as u32 && (v < 1000 || labels::has_instances(class as u8))
+    class < NUM_CLASSES as u32 && (!labels::is_object(v) || labels::has_instances(class as u8))
 }
 
 /// The document the editor edits. Fields are private so that only edits that keep the invariants can change it.
@@ -254,7 +254,7 @@ impl Scene {
     /// A scene filled with one class; an instance class fills it with a single object.
     pub fn blank(width: u32, height: u32, class: u8) -> Result<Scene, MapError> {
         let n = width as usize * height as usize;
-        let inst = if labels::has_instances(class) { class as u32 * 1000 } else { class as u32 };
+        let inst = if labels::has_instances(class) { labels::object_id(class, 0) } else { class as u32 };
         Scene::from_maps(width, height, vec![class; n], Some(vec![inst; n]))
     }
 
@@ -300,7 +300,7 @@ impl Scene {
                 return Err(MapError::TooManyInstances { class });
             }
             next_k[class as usize] += 1;
-            let id = class as u32 * 1000 + k;
+            let id = labels::object_id(class, k);
             done[start] = true;
             stack.push(start);
             while let Some(i) = stack.pop() {
@@ -380,7 +380,7 @@ impl Scene {
     /// What a click selects: the object under the pixel if it has an instance id, else the region around it.
     pub fn select(&self, x: i64, y: i64) -> Option<ObjectRef> {
         let i = self.index(x, y)?;
-        Some(if self.inst[i] >= 1000 {
+        Some(if labels::is_object(self.inst[i]) {
             ObjectRef::Instance(self.inst[i])
         } else {
             ObjectRef::Region { x: x as u32, y: y as u32 }
@@ -407,7 +407,7 @@ impl Scene {
 
     fn instance_selection(&self, id: u32) -> Option<Selection> {
         // Values below 1000 are classes, not objects: "instance 7" would otherwise select every road pixel.
-        if id < 1000 {
+        if !labels::is_object(id) {
             return None;
         }
         let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
@@ -463,7 +463,7 @@ impl Scene {
     /// Every object with an instance id, by id.
     pub fn objects(&self) -> Vec<ObjectInfo> {
         let mut found: BTreeMap<u32, (usize, u32, u32, u32, u32)> = BTreeMap::new();
-        for (i, &v) in self.inst.iter().enumerate().filter(|(_, v)| **v >= 1000) {
+        for (i, &v) in self.inst.iter().enumerate().filter(|(_, v)| labels::is_object(**v)) {
             let (x, y) = (i as u32 % self.width, i as u32 / self.width);
             let e = found.entry(v).or_insert((0, x, y, x, y));
             *e = (e.0 + 1, e.1.min(x), e.2.min(y), e.3.max(x), e.4.max(y));
@@ -494,7 +494,7 @@ impl Scene {
         if !labels::has_instances(class) {
             return Err(EditError::NotAnInstanceClass { class });
         }
-        let base = class as u32 * 1000;
+        let base = labels::object_id(class, 0);
         let mut used = vec![false; MAX_INSTANCES_PER_CLASS as usize];
         let ours = base..base + MAX_INSTANCES_PER_CLASS;
         for &v in self.inst.iter().chain(self.styles.keys()) {
@@ -520,7 +520,7 @@ impl Scene {
             return Ok(Ink { class, inst: class as u32 });
         }
         let inst = match mode {
-            InstanceMode::Extend(id) if id >= 1000 && labels::class_of_instance(id) == class as u32 => id,
+            InstanceMode::Extend(id) if labels::is_object(id) && labels::class_of_instance(id) == class as u32 => id,
             _ => self.new_instance_id(class)?,
         };
         Ok(Ink { class, inst })

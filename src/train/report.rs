@@ -64,8 +64,8 @@ pub fn write_sample(
     }
     let name = format!("epoch{epoch:03}_step{step:08}.png");
     let path = dir.join(&name);
-    crate::model::checkpoint::write_atomically(&path, |tmp| {
-        page.save_with_format(tmp, image::ImageFormat::Png).map_err(|e| e.to_string())
+    crate::fs::write_atomically(&path, |tmp| {
+        page.save_with_format(tmp, image::ImageFormat::Png).map_err(std::io::Error::other)
     })
     .map_err(|e| e.to_string())?;
     write_index(run_dir).map_err(|e| format!("{}: {e}", run_dir.join("web/index.html").display()))?;
@@ -90,6 +90,5 @@ fn write_index(run_dir: &Path) -> std::io::Result<()> {
     }
     html.push_str("</body></html>\n");
     let path = run_dir.join("web").join("index.html");
-    crate::model::checkpoint::write_atomically(&path, |tmp| std::fs::write(tmp, &html).map_err(|e| e.to_string()))
-        .map_err(std::io::Error::other)
+    crate::fs::write_bytes(&path, html.as_bytes()).map_err(std::io::Error::other)
 }

@@ -18,7 +18,7 @@ use super::report::{self, LogLine};
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::loader::Loader;
 use crate::data::transform::{Mode, TransformOpts};
-use crate::model::checkpoint::{self, write_atomically};
+use crate::model::checkpoint;
 use crate::model::loss::GanMode;
 use crate::model::runtime::{CONFIG_FILE, pick_device};
 use crate::model::vgg::Vgg19;
@@ -376,7 +376,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(v)? + "\n";
-    write_atomically(path, |tmp| std::fs::write(tmp, &text).map_err(|e| e.to_string()))?;
+    crate::fs::write_bytes(path, text.as_bytes())?;
     Ok(())
 }
 
@@ -440,7 +440,7 @@ impl Run {
         let tensors: Vec<(String, Tensor)> =
             tensors.into_iter().map(|(k, t)| (k, t.detach().to_device(Device::Cpu).contiguous())).collect();
         let path = self.dir.join(OPTIM_FILE);
-        write_atomically(&path, |tmp| Tensor::write_safetensors(&tensors, tmp).map_err(|e| e.to_string()))?;
+        checkpoint::write_tensors(&path, &tensors)?;
         // Written last: it names the position the files above belong to.
         write_json(&self.dir.join(STATE_FILE), &self.state)
     }
