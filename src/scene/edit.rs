@@ -296,9 +296,11 @@ impl Scene {
     }
 
     /// Gives an object another class. An object becoming an instance class gets a fresh instance id of that class
-    /// (a car becomes a new bus, not "bus 26003"); becoming stuff, it takes the plain class id. The old object's
-    /// style is dropped, because a style cluster index means something only within its class. Returns the object
-    /// as it is now, for the editor to keep it selected.
+    /// (a car becomes a new bus, not "bus 26003"); becoming stuff, it takes the plain class id. It takes the style
+    /// of its new class as the scene has it, as the reference's editing back end copies the target's features:
+    /// into stuff it joins the class's region and its style, and a new object gets the style stored under its
+    /// class id (none: the seed's). The old object's own style is dropped, because a style cluster index means
+    /// something only within its class. Returns the object as it is now, for the editor to keep it selected.
     pub fn change_category(&mut self, object: ObjectRef, class: u8) -> Result<(Change, ObjectRef), EditError> {
         if class as usize >= NUM_CLASSES {
             return Err(EditError::UnknownClass { class: class as u32 });
@@ -311,6 +313,10 @@ impl Scene {
         let mut change = self.paint_selection(&sel, 0, 0, value);
         if labels::is_object(sel.value()) {
             self.put_style(sel.value(), None, &mut change);
+        }
+        if labels::is_object(value) {
+            let class_style = self.styles.get(&u32::from(class)).copied();
+            self.put_style(value, class_style, &mut change);
         }
         let now = if labels::is_object(value) {
             ObjectRef::Instance(value)

@@ -234,6 +234,32 @@ fn change_category_car_to_bus_gives_a_fresh_bus_id_and_undo_restores_it() {
 }
 
 #[test]
+fn change_category_takes_the_style_the_scene_gives_the_new_class() {
+    let mut s = street();
+    // The scene styles bus regions with cluster 1 and roads with cluster 4.
+    let _ = s.set_style(BUS as u32, StyleChoice::Cluster(1)).unwrap();
+    let _ = s.set_style(ROAD as u32, StyleChoice::Cluster(4)).unwrap();
+    let mut h = History::new();
+    let before = s.clone();
+    let (change, now) = s.change_category(ObjectRef::Instance(26000), BUS).unwrap();
+    h.record(&s, change);
+    let ObjectRef::Instance(bus) = now else { panic!("a bus is an object: {now:?}") };
+    assert_eq!(s.style(bus), StyleChoice::Cluster(1), "the new bus has the bus class's style");
+    assert_eq!(s.styles().get(&26000), None);
+    h.undo(&mut s);
+    assert_eq!(s, before, "undo takes the copied style back too");
+    // Into stuff, the object joins the road and renders with the road's style.
+    let (_, now) = s.change_category(ObjectRef::Instance(26001), ROAD).unwrap();
+    let ObjectRef::Region { x, y } = now else { panic!("{now:?}") };
+    assert_eq!(s.style(at(&s, x, y)), StyleChoice::Cluster(4));
+    // A class without a style of its own gives none: the seed chooses.
+    let mut t = street();
+    let (_, now) = t.change_category(ObjectRef::Instance(26000), BUS).unwrap();
+    let ObjectRef::Instance(bus) = now else { panic!("{now:?}") };
+    assert_eq!(t.styles().get(&bus), None);
+}
+
+#[test]
 fn change_category_between_stuff_and_things() {
     let mut s = street();
     // The building band becomes one car; a car becomes plain road.
