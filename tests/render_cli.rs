@@ -5,9 +5,9 @@ mod common;
 
 use clap::Parser;
 use common::write_dataset;
+use pix2pixhd::cmd::render::RenderArgs;
+use pix2pixhd::cmd::train::TrainArgs;
 use pix2pixhd::features::{CLUSTERS_FILE, Clusters};
-use pix2pixhd::render_cmd::RenderArgs;
-use pix2pixhd::train::run::TrainArgs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -15,10 +15,10 @@ use std::sync::OnceLock;
 enum Cli {
     Train(TrainArgs),
     Render(RenderArgs),
-    Encode(pix2pixhd::encode_cmd::EncodeArgs),
-    Synth(pix2pixhd::data::synth::SynthArgs),
-    EvalStyles(pix2pixhd::eval_styles::EvalStylesArgs),
-    EvalModel(pix2pixhd::eval_model::EvalModelArgs),
+    Encode(pix2pixhd::cmd::encode::EncodeArgs),
+    Synth(pix2pixhd::cmd::synth::SynthArgs),
+    EvalStyles(pix2pixhd::cmd::eval_styles::EvalStylesArgs),
+    EvalModel(pix2pixhd::cmd::eval_model::EvalModelArgs),
 }
 
 fn parse(words: &[&str]) -> Cli {
@@ -57,7 +57,7 @@ fn model() -> &'static (PathBuf, PathBuf) {
         ];
         words.extend_from_slice(common::TINY_MODEL_FLAGS);
         let Cli::Train(a) = parse(&words) else { unreachable!() };
-        pix2pixhd::train::run::run(&a).unwrap();
+        pix2pixhd::cmd::train::run(&a).unwrap();
         let dir = ckpt.join("feat");
         let Cli::Encode(e) = parse(&[
             "encode",
@@ -72,7 +72,7 @@ fn model() -> &'static (PathBuf, PathBuf) {
         ]) else {
             unreachable!()
         };
-        pix2pixhd::encode_cmd::run(&e).unwrap();
+        pix2pixhd::cmd::encode::run(&e).unwrap();
         (dir, data)
     })
 }
@@ -82,7 +82,7 @@ fn render(words: &[&str]) -> anyhow::Result<()> {
     v.extend_from_slice(words);
     v.extend_from_slice(&["--device", "cpu"]);
     let Cli::Render(a) = parse(&v) else { unreachable!() };
-    pix2pixhd::render_cmd::run(&a)
+    pix2pixhd::cmd::render::run(&a)
 }
 
 fn rgb(path: &Path) -> image::RgbImage {
@@ -275,7 +275,7 @@ fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
     else {
         unreachable!()
     };
-    pix2pixhd::render_cmd::run(&a).unwrap();
+    pix2pixhd::cmd::render::run(&a).unwrap();
     let img = image::open(&out).unwrap().to_rgb8();
     std::fs::remove_file(&out).unwrap();
     assert_eq!(img.dimensions(), (2048, 1024));
@@ -314,7 +314,7 @@ fn render_preview_runs_the_bundled_preview_generator_at_its_own_scale() {
 
     // Naming the preview folder as the model warns for a scene wider than any preview, and only then.
     let pv = root.join("models/default/preview");
-    let warning = |dir: &Path, size| pix2pixhd::render_cmd::preview_model_warning(dir, size);
+    let warning = |dir: &Path, size| pix2pixhd::render::preview_model_warning(dir, size);
     let w = warning(&pv, (2048, 1024)).expect("a warning at 2048×1024");
     assert!(w.contains("shrunk 4 times (512×256)") && w.contains("--preview"), "{w}");
     assert_eq!(warning(&pv, (512, 256)), None, "the size the preview learnt");
@@ -344,20 +344,20 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     words.push("--quiet");
     words.extend_from_slice(common::TINY_MODEL_FLAGS);
     let Cli::Train(t) = parse(&words) else { unreachable!() };
-    pix2pixhd::train::run::run(&t).unwrap();
+    pix2pixhd::cmd::train::run(&t).unwrap();
     let dir = ckpt.join("s");
     let m = dir.to_str().unwrap();
     let Cli::Encode(e) = parse(&["encode", "--model", m, "--dataroot", d, "--device", "cpu", "--n-clusters", "3"])
     else {
         unreachable!()
     };
-    pix2pixhd::encode_cmd::run(&e).unwrap();
+    pix2pixhd::cmd::encode::run(&e).unwrap();
     let Cli::EvalStyles(ev) =
         parse(&["eval-styles", "--model", m, "--dataroot", d, "--device", "cpu", "--min-pixels", "1"])
     else {
         unreachable!()
     };
-    let r = pix2pixhd::eval_styles::evaluate(&ev).unwrap();
+    let r = pix2pixhd::cmd::eval_styles::evaluate(&ev).unwrap();
     assert!(r.train_cars > 0);
     assert!((0.0..=1.0).contains(&r.purity) && (0.0..=1.0).contains(&r.hit_rate), "{r:?}");
     // At most 3 clusters, so at most 3 modes; each is tried on the same test cars.
@@ -390,7 +390,7 @@ fn eval_styles_measures_purity_and_hit_rate_on_synthetic_scenes() {
     else {
         unreachable!()
     };
-    let p = pix2pixhd::eval_styles::evaluate(&pv).unwrap();
+    let p = pix2pixhd::cmd::eval_styles::evaluate(&pv).unwrap();
     let ((size, lost), cars) = (p.preview.expect("a preview was measured"), per_mode[0]);
     assert_eq!(size, (64, 32), "{p:?}");
     assert!(lost < cars, "{p:?}");
@@ -404,14 +404,14 @@ fn synth(out: &str, w: u32, h: u32) {
     let (w, h) = (w.to_string(), h.to_string());
     let words = ["synth", "--out", out, "--train", "6", "--test", "2", "--width", &w, "--height", &h, "--quiet"];
     let Cli::Synth(a) = parse(&words) else { unreachable!() };
-    pix2pixhd::data::synth::run(&a).unwrap();
+    pix2pixhd::cmd::synth::run(&a).unwrap();
 }
 
-fn eval_model(words: &[&str]) -> anyhow::Result<pix2pixhd::eval_model::Report> {
+fn eval_model(words: &[&str]) -> anyhow::Result<pix2pixhd::eval::model::Report> {
     let mut v = vec!["eval-model", "--device", "cpu", "--train-scenes", "6"];
     v.extend_from_slice(words);
     let Cli::EvalModel(a) = parse(&v) else { unreachable!() };
-    pix2pixhd::eval_model::evaluate(&a)
+    pix2pixhd::cmd::eval_model::evaluate(&a)
 }
 
 /// `eval-model` end to end with the texture floor, on synthetic test scenes (the tiny model above: its figures are

@@ -45,7 +45,7 @@ impl Default for EditorOptions {
         EditorOptions {
             scene: None,
             inst: None,
-            model: crate::render_cmd::bundled_model_dir(),
+            model: crate::render::bundled_model_dir(),
             device: "auto".into(),
             precision: Precision::Fp32,
             state_dir: files::default_state_dir(),
@@ -55,18 +55,7 @@ impl Default for EditorOptions {
     }
 }
 
-/// The sample scenes shipped in `assets/`.
-pub fn sample_scenes() -> Vec<PathBuf> {
-    let here = PathBuf::from("assets");
-    let dir = if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("assets") };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
+pub use crate::fs::sample_scenes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -671,7 +660,6 @@ impl EditorApp {
             scene: Arc::new(self.scene.clone()),
             seed: self.seed,
             id: sel.value(),
-            bbox: sel.bbox(),
         });
         self.thumbs_asked = Some(key);
     }
@@ -733,7 +721,8 @@ impl EditorApp {
                         let textures = images
                             .into_iter()
                             .map(|t| {
-                                let img = egui::ColorImage::from_rgb([t.width as usize, t.height as usize], &t.rgb);
+                                let size = [t.crop.width as usize, t.crop.height as usize];
+                                let img = egui::ColorImage::from_rgb(size, &t.rgb);
                                 let name = format!("thumb {id} {}", t.cluster);
                                 (t.cluster, ctx.load_texture(name, img, egui::TextureOptions::LINEAR))
                             })

@@ -7,34 +7,15 @@
 //! that does not load, an error or a panic inside a render — becomes an event; the editor shows it and keeps working,
 //! and can start a new worker.
 
-use crate::cli::{ModelArgs, ResolvedModel};
-use crate::features::{Clusters, StyleSpec};
-use crate::model::runtime::{Precision, pick_device};
-use crate::model::{ModelConfig, NetG};
-use crate::render::Renderer;
-use crate::scene::{Rect, Scene};
+use crate::features::Clusters;
+use crate::model::runtime::{Precision, ResolvedModel, pick_device};
+use crate::render::{Models, Picture, Thumb, scene_styles};
+use crate::scene::Scene;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-/// The folder inside a model folder that holds its preview generator (the global generator alone, run at half the
-/// size): optional; without it the preview runs the main generator at half size.
-pub const PREVIEW_DIR: &str = "preview";
-
-/// The preview is rendered at most this wide (the full render follows at the scene's own size). A preview
-/// generator (the full model's G1 with its own output layer) runs at the scale G1 has inside the full model when that
-/// is smaller: a quarter for the bundled model's two enhancers, 512×256 for a 2048×1024 scene.
-pub const PREVIEW_MAX_WIDTH: u32 = 768;
-
-/// By how much the preview shrinks a scene `width` pixels wide: to at most [`PREVIEW_MAX_WIDTH`], and with a preview
-/// generator at least to the scale its G1 sees inside the full local generator (2 per enhancer); without one, the
-/// full model at half size or less.
-pub fn preview_factor(width: u32, full: &ModelConfig, has_preview: bool) -> u32 {
-    let g1 = if full.net_g == NetG::Local { 1u32 << full.n_local_enhancers.clamp(0, 8) } else { 1 };
-    width.div_ceil(PREVIEW_MAX_WIDTH).max(if has_preview { g1 } else { 2 })
-}
 
 /// One picture for the editor to show.
 #[derive(Debug, Clone, PartialEq, Eq, Copy)]
@@ -60,7 +41,6 @@ pub struct ThumbJob {
     pub scene: Arc<Scene>,
     pub seed: u64,
     pub id: u32,
-    pub bbox: Rect,
 }
 
 /// What the worker reports.
@@ -88,15 +68,6 @@ pub enum Event {
         id: u32,
         images: Vec<Thumb>,
     },
-}
-
-/// One object rendered in one style cluster, cropped around it.
-#[derive(Debug)]
-pub struct Thumb {
-    pub cluster: usize,
-    pub width: u32,
-    pub height: u32,
-    pub rgb: Vec<u8>,
 }
 
 /// What the editor shows about the model once it is loaded.
@@ -219,50 +190,19 @@ fn newer_job_waiting(shared: &Shared) -> bool {
     slot.job.is_some() || slot.quit
 }
 
-/// The models a worker holds.
-struct Models {
-    full: Renderer,
-    /// The preview generator; `None` means "the full one at a smaller size".
-    preview: Option<Renderer>,
-}
-
-fn resolve(dir: &Path) -> Result<ResolvedModel, String> {
-    ModelArgs { model: Some(dir.to_path_buf()), ..Default::default() }.resolve().map_err(|e| e.to_string())
-}
-
 fn load(dir: &Path, device: &str, precision: Precision) -> Result<(Models, ModelInfo), String> {
     let device = pick_device(device).map_err(|e| e.to_string())?;
-    let full = Renderer::open(&resolve(dir)?, device, precision).map_err(|e| e.to_string())?;
-    let preview = open_preview(&full, dir, device, precision)?;
+    let model = ResolvedModel::open(dir).map_err(|e| e.to_string())?;
+    let models = Models::open(&model, device, precision).map_err(|e| e.to_string())?;
     let info = ModelInfo {
         path: dir.to_path_buf(),
         device: format!("{device:?}").to_lowercase(),
         cuda: device.is_cuda(),
-        preview: if preview.is_some() { "global generator" } else { "same model at half size" },
-        clusters: full.clusters.clone(),
-        params: full.g.param_count(),
+        preview: if models.preview.is_some() { "global generator" } else { "same model at half size" },
+        clusters: models.full.clusters.clone(),
+        params: models.full.g.param_count(),
     };
-    Ok((Models { full, preview }, info))
-}
-
-/// The preview generator of the model in `dir` (its `preview/` folder), if it has one. It takes the same style
-/// features as the full model `full` and gets its clusters, so that a cluster index means the same in both.
-pub fn open_preview(
-    full: &Renderer,
-    dir: &Path,
-    device: tch::Device,
-    precision: Precision,
-) -> Result<Option<Renderer>, String> {
-    let pdir = dir.join(PREVIEW_DIR);
-    if !pdir.is_dir() {
-        return Ok(None);
-    }
-    let mut p = Renderer::open(&resolve(&pdir)?, device, precision)
-        .map_err(|e| format!("preview model {}: {e}", pdir.display()))?;
-    if full.clusters.is_some() {
-        p.clusters = full.clusters.clone();
-    }
-    Ok(Some(p))
+    Ok((models, info))
 }
 
 fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sender<Event>, wake: &Wake) {
@@ -283,12 +223,13 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
             Task::Render(job) => {
                 if job.preview {
                     let t = Instant::now();
-                    match guarded(|| render_preview(&models, &job)) {
-                        Ok((w, h, rgb)) => send(Event::Rendered {
+                    let styles = scene_styles(&job.scene, job.seed);
+                    match guarded(|| models.render_preview(&job.scene, &styles).map_err(|e| e.to_string())) {
+                        Ok(Picture { width, height, rgb }) => send(Event::Rendered {
                             generation: job.generation,
                             stage: Stage::Preview,
-                            width: w,
-                            height: h,
+                            width,
+                            height,
                             rgb,
                             seconds: t.elapsed().as_secs_f64(),
                         }),
@@ -303,7 +244,8 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
                 }
                 let t = Instant::now();
                 let s = &job.scene;
-                match guarded(|| render_scene(&models.full, s, job.seed)) {
+                let styles = scene_styles(s, job.seed);
+                match guarded(|| models.full.render_scene(s, &styles).map_err(|e| e.to_string())) {
                     Ok(rgb) => send(Event::Rendered {
                         generation: job.generation,
                         stage: Stage::Full,
@@ -315,7 +257,10 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
                     Err(message) => send(Event::Failed { generation: job.generation, message }),
                 }
             }
-            Task::Thumbs(job) => match guarded(|| thumbnails(&models.full, &job)) {
+            Task::Thumbs(job) => match guarded(|| {
+                let styles = scene_styles(&job.scene, job.seed);
+                models.full.thumbnails(&job.scene, &styles, job.id).map_err(|e| e.to_string())
+            }) {
                 Ok(images) => send(Event::Thumbnails { generation: job.generation, id: job.id, images }),
                 Err(message) => send(Event::Failed { generation: job.generation, message }),
             },
@@ -335,139 +280,9 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     format!("the renderer crashed: {}", msg.unwrap_or_else(|| "unknown panic".into()))
 }
 
-/// The style table a render uses: the scene's choices (instance ids and stuff classes) with the editor's seed.
-pub fn style_spec(scene: &Scene, seed: u64) -> StyleSpec {
-    let mut spec = StyleSpec { seed, ..Default::default() };
-    for (&k, &v) in scene.styles() {
-        if crate::labels::is_object(k) {
-            spec.by_id.insert(k, v);
-        } else {
-            spec.by_class.insert(k, v);
-        }
-    }
-    spec
-}
-
-fn render_scene(r: &Renderer, s: &Scene, seed: u64) -> Result<Vec<u8>, String> {
-    let spec = style_spec(s, seed);
-    r.render(s.label(), s.inst(), (s.width() as usize, s.height() as usize), &spec, None).map_err(|e| e.to_string())
-}
-
-/// Nearest-neighbour shrink of both maps by an integer factor (label maps must stay crisp).
-pub fn shrink(s: &Scene, factor: u32) -> (u32, u32, Vec<u8>, Vec<u32>) {
-    shrink_maps(s.label(), s.inst(), (s.width(), s.height()), factor)
-}
-
-/// `shrink` for a label map and an instance map of `width`×`height` pixels.
-pub fn shrink_maps(
-    label: &[u8],
-    inst: &[u32],
-    (width, height): (u32, u32),
-    factor: u32,
-) -> (u32, u32, Vec<u8>, Vec<u32>) {
-    let (w, h) = ((width / factor).max(1), (height / factor).max(1));
-    let (mut small_label, mut small_inst) =
-        (Vec::with_capacity((w * h) as usize), Vec::with_capacity((w * h) as usize));
-    let sw = width as usize;
-    for y in 0..h as usize {
-        let row = (y * factor as usize + factor as usize / 2).min(height as usize - 1) * sw;
-        for x in 0..w as usize {
-            let i = row + (x * factor as usize + factor as usize / 2).min(sw - 1);
-            small_label.push(label[i]);
-            small_inst.push(inst[i]);
-        }
-    }
-    (w, h, small_label, small_inst)
-}
-
-fn render_preview(m: &Models, job: &Job) -> Result<(u32, u32, Vec<u8>), String> {
-    let s = &job.scene;
-    let factor = preview_factor(s.width(), &m.full.g.cfg, m.preview.is_some());
-    let (w, h, label, inst) = shrink(s, factor);
-    let r = m.preview.as_ref().unwrap_or(&m.full);
-    let spec = style_spec(s, job.seed);
-    let rgb = r.render(&label, &inst, (w as usize, h as usize), &spec, None).map_err(|e| e.to_string())?;
-    Ok((w, h, rgb))
-}
-
-/// The crop around an object a thumbnail shows: its box grown by half on each side, at least 64 pixels.
-pub fn thumb_crop(bbox: Rect, w: u32, h: u32) -> Rect {
-    let grow = |lo: u32, len: u32, max: u32| {
-        let pad = (len / 2).max(32u32.saturating_sub(len / 2));
-        let a = lo.saturating_sub(pad);
-        let b = (lo + len + pad).min(max);
-        (a, b - a)
-    };
-    let (x, width) = grow(bbox.x, bbox.width, w);
-    let (y, height) = grow(bbox.y, bbox.height, h);
-    Rect { x, y, width, height }
-}
-
-fn thumbnails(r: &Renderer, job: &ThumbJob) -> Result<Vec<Thumb>, String> {
-    let Some(clusters) = &r.clusters else { return Ok(Vec::new()) };
-    let class = crate::labels::class_of_instance(job.id);
-    let n = clusters.count(class);
-    let s = &job.scene;
-    let c = thumb_crop(job.bbox, s.width(), s.height());
-    let sw = s.width() as usize;
-    let (mut label, mut inst) = (Vec::with_capacity(c.area()), Vec::with_capacity(c.area()));
-    for y in c.y as usize..c.bottom() as usize {
-        label.extend_from_slice(&s.label()[y * sw + c.x as usize..y * sw + c.right() as usize]);
-        inst.extend_from_slice(&s.inst()[y * sw + c.x as usize..y * sw + c.right() as usize]);
-    }
-    let mut out = Vec::with_capacity(n);
-    for k in 0..n {
-        let mut spec = style_spec(s, job.seed);
-        spec.by_id.insert(job.id, crate::scene::StyleChoice::Cluster(k));
-        let rgb =
-            r.render(&label, &inst, (c.width as usize, c.height as usize), &spec, None).map_err(|e| e.to_string())?;
-        out.push(Thumb { cluster: k, width: c.width, height: c.height, rgb });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_preview_runs_g1_at_its_own_scale_and_never_wider_than_the_cap() {
-        let local = |n| ModelConfig { net_g: NetG::Local, n_local_enhancers: n, ..Default::default() };
-        // Two enhancers: G1 sees a quarter of the scene inside the full model; the preview runs it there.
-        assert_eq!(preview_factor(2048, &local(2), true), 4);
-        // One enhancer: half would be 1024 wide, over the cap: a third.
-        assert_eq!(preview_factor(2048, &local(1), true), 3);
-        assert_eq!(preview_factor(512, &local(1), true), 2);
-        // A global model with a preview generator: only the cap.
-        let global = ModelConfig { net_g: NetG::Global, ..Default::default() };
-        assert_eq!(preview_factor(512, &global, true), 1);
-        // No preview generator: the full model at half size or less.
-        assert_eq!(preview_factor(512, &global, false), 2);
-        assert_eq!(preview_factor(4096, &local(2), false), 6);
-    }
-
-    #[test]
-    fn shrink_keeps_classes_crisp() {
-        let mut label = vec![7u8; 8 * 4];
-        for y in 0..4 {
-            for x in 4..8 {
-                label[y * 8 + x] = 11;
-            }
-        }
-        let s = Scene::from_maps(8, 4, label, None).unwrap();
-        let (w, h, l, i) = shrink(&s, 2);
-        assert_eq!((w, h), (4, 2));
-        assert_eq!(l, vec![7, 7, 11, 11, 7, 7, 11, 11]);
-        assert_eq!(i, vec![7, 7, 11, 11, 7, 7, 11, 11]);
-    }
-
-    #[test]
-    fn thumb_crop_stays_inside_the_map() {
-        let c = thumb_crop(Rect { x: 2, y: 3, width: 10, height: 4 }, 100, 50);
-        assert_eq!((c.x, c.y), (0, 0));
-        assert!(c.right() <= 100 && c.bottom() <= 50);
-        assert!(c.width >= 12 && c.height >= 7);
-    }
 
     #[test]
     fn a_missing_model_is_reported_not_fatal() {

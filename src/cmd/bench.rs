@@ -1,15 +1,12 @@
-//! `pix2pixhd bench`: times G's forward pass (no autograd) here and in the PyTorch reference, in the same run.
-//!
-//! Both sides build the same architecture with random weights (speed does not depend on the values), run
-//! `warmup` untimed passes and then `iters` timed ones on one input of the chosen size, one after the other so that
-//! they never compete for cores. The PyTorch side is `tests/reference/bench.py` on the project's `.venv` python.
+//! `pix2pixhd bench`: times G's forward pass (or a training iteration, or the editor's waits) here and, in the
+//! same run, the PyTorch reference, and prints both and their ratio.
 
-use crate::cli::ModelArgs;
+use super::args::ModelArgs;
+use crate::bench::{Stats, TrainingBench, run_reference, time_generator, time_training};
 use crate::model::Preset;
 use crate::model::runtime::{GeneratorModel, Precision, pick_device};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use std::path::PathBuf;
-use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
@@ -58,99 +55,18 @@ pub struct BenchArgs {
     pub scene: Option<PathBuf>,
 }
 
-/// Median, mean and minimum of a set of timings, in seconds.
-#[derive(Debug, Clone, Copy)]
-pub struct Stats {
-    pub median: f64,
-    pub mean: f64,
-    pub min: f64,
-}
-
-impl Stats {
-    pub fn of(times: &[f64]) -> Self {
-        let mut t = times.to_vec();
-        t.sort_by(f64::total_cmp);
-        let n = t.len();
-        let median = if n % 2 == 1 { t[n / 2] } else { (t[n / 2 - 1] + t[n / 2]) / 2.0 };
-        Self { median, mean: t.iter().sum::<f64>() / n as f64, min: t[0] }
-    }
-}
-
-fn sync(device: Device) {
-    if let Device::Cuda(i) = device {
-        tch::Cuda::synchronize(i as i64);
-    }
-}
-
-/// Times `iters` forward passes after `warmup` untimed ones.
-pub fn time_generator(g: &GeneratorModel, x: &Tensor, warmup: usize, iters: usize) -> Vec<f64> {
-    let device = g.device();
-    let mut times = Vec::with_capacity(iters);
-    for i in 0..warmup + iters {
-        sync(device);
-        let t0 = Instant::now();
-        let y = g.infer(x);
-        sync(device);
-        let dt = t0.elapsed().as_secs_f64();
-        drop(y);
-        if i >= warmup {
-            times.push(dt);
-        }
-    }
-    times
-}
-
-/// Times `iters` training iterations (after `warmup`) of the model's G and D on a constant batch.
-fn time_training(cfg: &crate::model::ModelConfig, args: &BenchArgs, device: Device) -> Vec<f64> {
-    use crate::model::loss::GanMode;
-    use crate::train::adam::Adam;
-    use crate::train::nets::{Freeze, LossOptions, Nets, StepInput, train_step};
-    use crate::train::pool::ImagePool;
-    let nets = Nets::new(cfg, device, 0);
-    let vgg = (!args.no_vgg_loss).then(|| crate::model::vgg::Vgg19::new(device));
-    if let Some(v) = &vgg {
-        let mut vs_frozen = v.var_store().variables();
-        for t in vs_frozen.values_mut() {
-            let _ = t.requires_grad_(false);
-        }
-    }
-    let mut opt_g = Adam::new(nets.g_params(Freeze::default()), 2e-4, 0.5);
-    let mut opt_d = Adam::new(nets.d_params(), 2e-4, 0.5);
-    let mut pool = ImagePool::new(0, 0);
-    let (b, h, w) = (args.batch_size, args.height, args.width);
-    let input = Tensor::zeros([b, cfg.g_input_nc(), h, w], (Kind::Float, device));
-    let _ = input.narrow(1, 0, 1).fill_(1.0);
-    let image = Tensor::rand([b, 3, h, w], (Kind::Float, device)) * 2.0 - 1.0;
-    let x = StepInput { input, pool_ids: Tensor::zeros([b, 1, h, w], (Kind::Int64, device)), image, whole: None };
-    let lo = LossOptions { lambda_feat: 10.0, gan_feat: true, mode: GanMode::Lsgan, lambda_l1: 0.0 };
-    let mut times = Vec::new();
-    for i in 0..args.warmup + args.iters {
-        sync(device);
-        let t0 = Instant::now();
-        train_step(&nets, vgg.as_ref(), (&mut opt_g, &mut opt_d), &mut pool, &x, i as u64, lo, None);
-        sync(device);
-        if i >= args.warmup {
-            times.push(t0.elapsed().as_secs_f64());
-        }
-    }
-    times
-}
-
-/// Finds a file of the project: relative to the working directory first (a checkout carried to another
-/// machine), then in the source tree this binary was built from.
-fn project_file(rel: &str) -> PathBuf {
-    let here = PathBuf::from(rel);
-    if here.exists() { here } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel) }
+fn print_stats(who: &str, s: &Stats) {
+    println!("{who}:  median {:.4} s  mean {:.4} s  min {:.4} s", s.median, s.mean, s.min);
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.editor {
-        let model = args.model.model.clone().unwrap_or_else(crate::render_cmd::bundled_model_dir);
+        let model = args.model.model.clone().unwrap_or_else(crate::render::bundled_model_dir);
         return crate::app::latency::run(&model, args.scene.as_deref(), &args.device, args.iters.max(1), 300);
     }
     let mut margs = args.model.clone();
-    if margs.model.is_none() && margs.config.is_none() && margs.preset.is_none() {
-        margs.preset = Some(Preset::Label2City1024p);
+    if margs.model.is_none() && !margs.config.is_given() {
+        margs.config.preset = Some(Preset::Label2City1024p);
     }
     let resolved = margs.resolve()?;
     let cfg = resolved.cfg;
@@ -171,8 +87,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".to_string(),
     };
-    let prec = format!("{:?}", args.precision).to_lowercase();
-    println!("{}", crate::torch_info::report());
+    let prec = args.precision.name();
+    println!("{}", crate::model::torch_info::report());
     println!(
         "bench: net_g {:?}, ngf {}, input {} ch, {}×{}, {dev_name}, {prec}, warmup {}, iters {}",
         cfg.net_g,
@@ -192,7 +108,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             bail!("--train times a model without features");
         }
         println!("training iteration: batch {}, VGG loss {}", args.batch_size, !args.no_vgg_loss);
-        Stats::of(&time_training(&cfg, args, device))
+        let b = TrainingBench {
+            batch: args.batch_size,
+            height: args.height,
+            width: args.width,
+            vgg_loss: !args.no_vgg_loss,
+            warmup: args.warmup,
+            iters: args.iters,
+        };
+        Stats::of(&time_training(&cfg, b, device))
     } else {
         let mut g = match &resolved.files.g_weights {
             Some(w) => GeneratorModel::load(&cfg, w, device)?.0,
@@ -204,74 +128,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .to_kind(args.precision.kind());
         Stats::of(&time_generator(&g, &x, args.warmup, args.iters))
     };
-    println!("rust (tch):  median {:.4} s  mean {:.4} s  min {:.4} s", rust.median, rust.mean, rust.min);
+    print_stats("rust (tch)", &rust);
 
     if args.no_pytorch {
         return Ok(());
     }
-    let python = args.python.clone().unwrap_or_else(|| project_file(".venv/bin/python"));
-    let (script, script_args) = if args.train {
-        let a = [
-            serde_json::to_string(&cfg)?,
-            args.width.to_string(),
-            args.height.to_string(),
-            dev_name,
-            args.batch_size.to_string(),
-            if args.no_vgg_loss { "0" } else { "1" }.to_string(),
-            args.warmup.to_string(),
-            args.iters.to_string(),
-        ];
-        (project_file("tests/reference/bench_train.py"), a.to_vec())
+    let python = args.python.clone().unwrap_or_else(|| crate::fs::project_path(".venv/bin/python"));
+    let mut script_args = vec![serde_json::to_string(&cfg)?, args.width.to_string(), args.height.to_string(), dev_name];
+    let script = if args.train {
+        script_args.extend([args.batch_size.to_string(), u8::from(!args.no_vgg_loss).to_string()]);
+        "tests/reference/bench_train.py"
     } else {
-        let a = [
-            serde_json::to_string(&cfg)?,
-            args.width.to_string(),
-            args.height.to_string(),
-            dev_name,
-            prec,
-            args.warmup.to_string(),
-            args.iters.to_string(),
-        ];
-        (project_file("tests/reference/bench.py"), a.to_vec())
+        script_args.push(prec.to_string());
+        "tests/reference/bench.py"
     };
-    let out = std::process::Command::new(&python)
-        .arg(&script)
-        .args(script_args)
-        .output()
-        .with_context(|| format!("cannot run the PyTorch reference with {}", python.display()))?;
-    if !out.status.success() {
-        bail!(
-            "the PyTorch reference {} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or("");
-    let v: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("unexpected reference output: {line}"))?;
-    let times: Vec<f64> = v["times"].as_array().context("no times")?.iter().filter_map(|t| t.as_f64()).collect();
-    let torch = Stats::of(&times);
-    println!(
-        "pytorch {} ({} threads): median {:.4} s  mean {:.4} s  min {:.4} s",
-        v["torch"].as_str().unwrap_or("?"),
-        v["threads"],
-        torch.median,
-        torch.mean,
-        torch.min
-    );
-    println!("ratio rust/pytorch (median): {:.3}", rust.median / torch.median);
+    script_args.extend([args.warmup.to_string(), args.iters.to_string()]);
+    let r = run_reference(&python, &crate::fs::project_path(script), &script_args)?;
+    print_stats(&format!("pytorch {} ({} threads)", r.torch, r.threads), &r.stats);
+    println!("ratio rust/pytorch (median): {:.3}", rust.median / r.stats.median);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Stats;
-
-    #[test]
-    fn stats_median_of_even_and_odd() {
-        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]).median, 2.0);
-        assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
-        assert_eq!(Stats::of(&[4.0, 1.0]).min, 1.0);
-    }
 }

@@ -13,6 +13,7 @@
 //! errors name the file, so a bad file in a set of thousands can be found.
 
 use super::encode::check_classes;
+pub use super::sample::Sample;
 use super::transform::TransformError;
 use crate::model::ModelConfig;
 use image::DynamicImage;
@@ -22,9 +23,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where the files of a data set are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum Layout {
     /// Folders if `<root>/<phase>_label` exists, else Cityscapes if `<root>/gtFine` does.
     Auto,
@@ -137,20 +137,6 @@ pub struct Entry {
     pub label: PathBuf,
     pub inst: Option<PathBuf>,
     pub image: Option<PathBuf>,
-}
-
-/// One sample in memory, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub name: String,
-    pub width: usize,
-    pub height: usize,
-    /// Class ids, one byte per pixel.
-    pub label: Vec<u8>,
-    /// Raw instance ids (Cityscapes: class·1000 + k for objects, the class id elsewhere); absent with no_instance.
-    pub inst: Option<Vec<u32>>,
-    /// RGB, 3 bytes per pixel; absent when the set has no photos.
-    pub image: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod encode;
 pub mod loader;
 pub mod rng;
+pub mod sample;
 pub mod synth;
 pub mod transform;
 

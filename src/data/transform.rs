@@ -6,17 +6,16 @@
 //! resize (`resize_and_crop`: loadSize×loadSize; `scale_width*`: width loadSize), crop (the `*crop` modes),
 //! rounding to the network's size base (`none` only), then the horizontal flip.
 
-use super::dataset::Sample;
 use super::rng::SplitMix64;
+use super::sample::Sample;
 use crate::model::ModelConfig;
 use image::RgbImage;
 use image::imageops::{self, FilterType};
 use serde::{Deserialize, Serialize};
 
 /// `--resize_or_crop`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum Mode {
     /// Width becomes `load_size`, height keeps the aspect ratio (truncated). The reference default.
     ScaleWidth,

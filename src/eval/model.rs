@@ -1,4 +1,4 @@
-//! `pix2pixhd eval-model`: the quality figures of a model card, on held-out scenes of a data set.
+//! The quality figures of a model card (`pix2pixhd eval-model`), on held-out scenes of a data set.
 //!
 //! - Reconstruction: each test scene rendered with the encoder run on its real photo (the reference's
 //!   `use_encoded_image`); mean L1 error to the real photo, next to a naive baseline that paints every pixel its
@@ -15,58 +15,38 @@
 //!   `E|X-X'| <= E|X-f| + E|X'-f| = 2 E|X-f|`). The per-pixel median of the re-drawings, moved to each region's mean
 //!   colour in the photo (what the encoder's features can tell the generator), estimates the best from above.
 
-use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::synth::{SynthConfig, generate_scene, read_sidecar};
 use crate::features::StyleSpec;
 use crate::fs::{write_atomically, write_bytes};
 use crate::labels;
-use crate::model::runtime::{Precision, pick_device};
 use crate::render::Renderer;
 use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-#[derive(clap::Args, Debug)]
-pub struct EvalModelArgs {
-    /// A run folder (default: the bundled model).
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+/// What `eval-model` measures: a model on the held-out scenes of a data set, and where it writes what it found.
+pub struct ModelEval<'a> {
+    pub renderer: &'a Renderer,
     /// A data set with train_* and test_* folders (photos needed), e.g. made by `pix2pixhd synth`.
-    #[arg(long, value_name = "DIR")]
-    pub dataroot: PathBuf,
+    pub dataroot: &'a Path,
     /// How many test scenes to evaluate (in name order).
-    #[arg(long, default_value_t = 50)]
     pub scenes: usize,
     /// How many training scenes the baseline's class colours are averaged over.
-    #[arg(long, default_value_t = 200)]
     pub train_scenes: usize,
-    /// Write a contact sheet (label | render | real, one row per scene) here.
-    #[arg(long, value_name = "PNG")]
-    pub sheet: Option<PathBuf>,
-    /// Rows of the contact sheet.
-    #[arg(long, default_value_t = 10)]
+    /// Write a contact sheet (label | render | real, `sheet_rows` rows of tiles `tile_width` wide) here.
+    pub sheet: Option<&'a Path>,
     pub sheet_rows: usize,
-    /// Width of each contact-sheet tile in pixels.
-    #[arg(long, default_value_t = 512)]
     pub tile_width: u32,
     /// Write the figures as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    pub json: Option<&'a Path>,
     /// Seed of the random styles.
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Also measure the texture floor, what no renderer can beat: re-draw every test photo with N other texture seeds
-    /// (as `synth --texture-seed` does: same labels, colours and lighting, other texture and in-region details such
-    /// as window grids and lane dashes) and compare. Needs a data set made by `pix2pixhd synth` (its test_meta/
-    /// sidecars); about 0.5 s per re-drawn 2048x1024 photo. 0: off.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Re-drawn photos per test scene for the texture floor (0: not measured); needs `synth` sidecars.
     pub texture_floor: usize,
-    #[arg(long, default_value = "auto")]
-    pub device: String,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -235,34 +215,17 @@ fn tile(rgb: &[u8], w: usize, h: usize, tw: u32) -> image::RgbImage {
     image::imageops::resize(&img, tw, th, image::imageops::FilterType::Triangle)
 }
 
-pub fn run(args: &EvalModelArgs) -> Result<()> {
-    let report = evaluate(args)?;
-    print_report(&report);
-    if let Some(path) = &args.sheet
-        && report.scenes > 0
-        && args.sheet_rows > 0
-    {
-        println!("contact sheet (label | render | real): {}", path.display());
-    }
-    if let Some(path) = &args.json {
-        println!("figures: {}", path.display());
-    }
-    Ok(())
-}
-
 /// Computes the figures, and writes the contact sheet and the JSON file where `args` asks for them.
-pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
-    let dir = args.model.clone().unwrap_or_else(crate::render_cmd::bundled_model_dir);
-    let model = ModelArgs { model: Some(dir.clone()), ..Default::default() }.resolve()?;
-    let device = pick_device(&args.device)?;
-    let r = Renderer::open(&model, device, Precision::Fp32)?;
-    if model.cfg.use_features() && r.e.is_none() {
+pub fn evaluate(args: &ModelEval) -> Result<Report> {
+    let r = args.renderer;
+    let (dir, cfg) = (&r.source, &r.g.cfg);
+    if cfg.use_features() && r.e.is_none() {
         bail!("{} has no encoder (latest_net_E): reconstruction needs it", dir.display());
     }
-    let opts = DatasetOpts { max_dataset_size: Some(args.train_scenes), ..DatasetOpts::for_model(&model.cfg) };
-    let train = Dataset::open(&args.dataroot, "train", Layout::Auto, opts)?;
-    let opts = DatasetOpts { max_dataset_size: Some(args.scenes), ..DatasetOpts::for_model(&model.cfg) };
-    let test = Dataset::open(&args.dataroot, "test", Layout::Auto, opts)?;
+    let opts = DatasetOpts { max_dataset_size: Some(args.train_scenes), ..DatasetOpts::for_model(cfg) };
+    let train = Dataset::open(args.dataroot, "train", Layout::Auto, opts)?;
+    let opts = DatasetOpts { max_dataset_size: Some(args.scenes), ..DatasetOpts::for_model(cfg) };
+    let test = Dataset::open(args.dataroot, "test", Layout::Auto, opts)?;
 
     // The baseline's colours: each class's mean over the training photos.
     let mut sums = vec![[0f64; 4]; 256];
@@ -310,7 +273,7 @@ pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
         }
         if args.texture_floor > 0 {
             let (f, matched) =
-                texture_floor(&args.dataroot, &s.name, (&s.label, &inst, photo, &flat), (w, h), args.texture_floor)?;
+                texture_floor(args.dataroot, &s.name, (&s.label, &inst, photo, &flat), (w, h), args.texture_floor)?;
             for (acc, v) in floor.iter_mut().zip(f) {
                 *acc += v;
             }
@@ -416,79 +379,6 @@ pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
         write_bytes(path, text.as_bytes())?;
     }
     Ok(report)
-}
-
-fn print_report(report: &Report) {
-    let (w0, h0) = (report.width, report.height);
-    println!("{} test scenes at {}x{}, model {}", report.scenes, w0, h0, report.model);
-    println!(
-        "mean L1 (0..1): encoded styles {:.4}, random styles {:.4}, class-mean baseline {:.4} (ratio {:.2})",
-        report.l1_encoded,
-        report.l1_random_styles,
-        report.l1_baseline,
-        report.l1_encoded / report.l1_baseline
-    );
-    println!(
-        "  for scale: each region painted its own true mean colour (flat, no texture) {:.4} (ratio {:.2})",
-        report.l1_region_oracle,
-        report.l1_region_oracle / report.l1_baseline
-    );
-    println!("colour fidelity (mean colour per class, random styles):");
-    println!("{:<16} {:>10} {:>20} {:>20} {:>7}", "class", "pixels", "real", "rendered", "error");
-    for f in report.fidelity.values() {
-        let fmt = |c: [f64; 3]| format!("({:.0}, {:.0}, {:.0})", c[0], c[1], c[2]);
-        println!(
-            "{:<16} {:>10} {:>20} {:>20} {:>7.1}",
-            f.name,
-            f.pixels,
-            fmt(f.real_rgb),
-            fmt(f.rendered_rgb),
-            f.error
-        );
-    }
-    println!("mean L1 per class (0..1): where the reconstruction's error is, next to the flat and baseline pictures");
-    println!(
-        "{:<16} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
-        "class", "encoded", "share", "baseline", "flat", "floor", "ratio"
-    );
-    for c in report.l1_by_class.values() {
-        println!(
-            "{:<16} {:>9.4} {:>6.1}% {:>9.4} {:>7.4} {:>9} {:>7.2}",
-            c.name,
-            c.encoded,
-            100.0 * c.encoded_share,
-            c.baseline,
-            c.region_oracle,
-            c.floor.map_or("-".to_string(), |f| format!("{f:.4}")),
-            c.encoded / c.baseline.max(1e-9)
-        );
-    }
-    if let Some(t) = &report.texture_floor {
-        let ratio = |v: f64| v / report.l1_baseline;
-        println!(
-            "texture floor ({} re-drawings of each test photo: same labels and colours, other texture and details):",
-            t.samples
-        );
-        println!(
-            "  a perfect generator (a re-drawing of the photo) scores {:.4} (ratio {:.2}), {:.4} (ratio {:.2}) with each \
-             region at the photo's own mean colour; no renderer that sees the label map and the colours, not the \
-             photo, scores below {:.4} (ratio {:.2})",
-            t.l1_redrawn,
-            ratio(t.l1_redrawn),
-            t.l1_redrawn_region_means,
-            ratio(t.l1_redrawn_region_means),
-            t.l1_lower_bound,
-            ratio(t.l1_lower_bound)
-        );
-        println!(
-            "  the re-drawings' per-pixel median, knowing what the labels and colours tell, scores {:.4} (ratio {:.2}); \
-             with each region at the photo's own mean colour {:.4} (ratio {:.2})",
-            t.l1_median,
-            ratio(t.l1_median),
-            t.l1_median_region_means,
-            ratio(t.l1_median_region_means)
-        );
-    }
 }
 
 #[cfg(test)]

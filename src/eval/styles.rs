@@ -1,4 +1,4 @@
-//! `pix2pixhd eval-styles`: how well a model's car styles match the synthetic data's known colour modes.
+//! How well a model's car styles match the synthetic data's known colour modes (`pix2pixhd eval-styles`).
 //!
 //! Two figures, on a data set made by `pix2pixhd synth` (whose `*_meta/` sidecars name every car's colour mode):
 //! - cluster purity over the training cars: each car's encoded feature goes to its nearest car cluster; purity is the
@@ -18,44 +18,29 @@
 //! their own mode (a cluster's mode: the one nearest to its training cars' mean colour, from `clusters.json`), what
 //! the encoder makes of a car before any generator.
 
-use crate::app::worker::{open_preview, preview_factor, shrink_maps};
-use crate::cli::ModelArgs;
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
 use crate::features::{MIN_REGION_FRACTION, StyleChoice, StyleSpec};
 use crate::labels::id;
 use crate::model::encoder::Encoder;
-use crate::model::runtime::{Precision, pick_device};
-use crate::render::Renderer;
+use crate::render::Models;
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{Kind, Tensor};
 
-#[derive(clap::Args, Debug)]
-pub struct EvalStylesArgs {
-    /// A run folder trained with --instance-feat and encoded (clusters.json, latest_net_E).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+/// What `eval-styles` measures: a model trained with instance features and encoded, on a `synth` data set.
+pub struct StyleEval<'a> {
+    /// The model with its encoder and clusters (and, for `preview`, its preview generator).
+    pub models: &'a Models,
     /// A data set written by `pix2pixhd synth` (train_* and test_* with their _meta sidecars).
-    #[arg(long, value_name = "DIR")]
-    pub dataroot: PathBuf,
+    pub dataroot: &'a Path,
     /// Use at most this many scenes of each split.
-    #[arg(long)]
     pub max_scenes: Option<usize>,
-    /// Smallest test car (pixels) that counts.
-    #[arg(long, default_value_t = 200)]
+    /// Smallest test car (pixels, at the scene's own size) that counts.
     pub min_pixels: usize,
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Measure the editor's quick preview instead of the full render: the model folder's preview generator
-    /// (`preview/`; without one, the model itself at a smaller size, as in the editor) on each test scene shrunk as
-    /// the editor shrinks it (512×256 for a 2048×1024 scene with the bundled model), with the model's E and
-    /// clusters. The cars are the same (`--min-pixels` counts at the scene's own size; a car that the shrinking
-    /// loses is left out and counted); the reconstruction figure is not measured (the preview never encodes a
-    /// photo).
-    #[arg(long)]
+    /// Score the editor's quick preview instead of the full render (no reconstruction figure then).
     pub preview: bool,
 }
 
@@ -141,15 +126,11 @@ fn size_band(pixels: usize, frame: usize) -> usize {
     SIZE_BANDS.iter().rposition(|&lo| share >= lo).unwrap_or(0)
 }
 
-pub fn run(args: &EvalStylesArgs) -> Result<()> {
-    evaluate(args).map(|_| ())
-}
-
 /// Measures and prints purity and hit rate; see the module documentation.
-pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
-    let model = ModelArgs { model: Some(args.model.clone()), ..Default::default() }.resolve()?;
-    let device = pick_device(&args.device)?;
-    let r = Renderer::open(&model, device, Precision::Fp32)?;
+pub fn evaluate(args: &StyleEval) -> Result<StyleReport> {
+    let r = &args.models.full;
+    let device = r.device();
+    let cfg = &r.g.cfg;
     let clusters = r.clusters.as_ref().context("the model has no clusters.json: run `pix2pixhd encode` first")?;
     let (_, enc) = r.e.as_ref().context("the model has no encoder (latest_net_E)")?;
     let car = u32::from(id::CAR);
@@ -161,12 +142,12 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let k = centres.len();
 
     // 1. Purity over the training cars that encode would cluster.
-    let train = open(&args.dataroot, "train", args.max_scenes, &model.cfg)?;
+    let train = open(args.dataroot, "train", args.max_scenes, cfg)?;
     let mut table = vec![vec![0usize; CAR_MODES.len()]; k];
     let bar = ProgressBar::new(train.len() as u64);
     for i in 0..train.len() {
         let s = train.load(i)?;
-        let m = meta(&args.dataroot, "train", &s.name)?;
+        let m = meta(args.dataroot, "train", &s.name)?;
         let rgb = s.image.as_ref().context("training photos are needed")?;
         let inst = s.inst.as_ref().context("instance maps are needed")?;
         let feat = encode_photo(enc, device, rgb, inst, (s.width, s.height));
@@ -199,19 +180,14 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let purity = pure as f64 / total as f64;
     println!("cluster purity: {purity:.3}");
 
-    // With --preview: the renderer and whether it is a preview generator of its own (else the model, shrunk more).
-    let preview = if args.preview {
-        let own = open_preview(&r, &r.source, device, Precision::Fp32).map_err(anyhow::Error::msg)?;
-        Some((own.is_some(), own))
-    } else {
-        None
-    };
+    // With --preview: whether it is a preview generator of its own (else the model, shrunk more).
+    let preview = args.preview.then_some(args.models.preview.is_some());
     let mut lost = 0usize;
     let mut preview_size = None;
 
     // 2. Hit rate: each mode through the cluster a user would pick for it (see `clusters_for_modes`).
     let cluster_of_mode = clusters_for_modes(&mode_of_cluster, &car_clusters.counts);
-    let test = open(&args.dataroot, "test", args.max_scenes, &model.cfg)?;
+    let test = open(args.dataroot, "test", args.max_scenes, cfg)?;
     let mut renders = BTreeMap::<usize, ModeRenders>::new();
     let (mut real_hits, mut rec_hits) = ((0usize, 0usize), (0usize, 0usize));
     let mut by_size = [(0usize, 0usize); 3];
@@ -219,7 +195,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let bar = ProgressBar::new((test.len() * (cluster_of_mode.len() + 1)) as u64);
     for i in 0..test.len() {
         let s = test.load(i)?;
-        let m = meta(&args.dataroot, "test", &s.name)?;
+        let m = meta(args.dataroot, "test", &s.name)?;
         let inst = s.inst.as_ref().context("instance maps are needed")?;
         let cars: Vec<_> =
             m.instances.iter().filter(|c| u32::from(c.class) == car && c.pixels as usize >= args.min_pixels).collect();
@@ -242,11 +218,11 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
         }
         bar.inc(1);
         // The maps the renders are made at: the scene's own, or shrunk as the editor's preview shrinks them.
-        let (renderer, small) = match &preview {
-            None => (&r, None),
-            Some((own, p)) => {
-                let f = preview_factor(s.width as u32, &r.g.cfg, *own);
-                (p.as_ref().unwrap_or(&r), Some(shrink_maps(&s.label, inst, (s.width as u32, s.height as u32), f)))
+        let (renderer, small) = match preview {
+            None => (r, None),
+            Some(_) => {
+                let size = (s.width as u32, s.height as u32);
+                (args.models.preview_renderer(), Some(args.models.preview_maps(&s.label, inst, size)))
             }
         };
         let (rw, rh, rlabel, rinst): (usize, usize, &[u8], &[u32]) = match &small {
@@ -272,8 +248,8 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let hits: BTreeMap<usize, (usize, usize)> = renders.iter().map(|(&m, r)| (m, (r.hits(m), r.n))).collect();
     let hit: usize = hits.values().map(|h| h.0).sum();
     let trials: usize = hits.values().map(|h| h.1).sum();
-    if let Some((own, _)) = &preview {
-        let which = if *own { "the preview generator" } else { "the model (no preview generator)" };
+    if let Some(own) = preview {
+        let which = if own { "the preview generator" } else { "the model (no preview generator)" };
         let size = preview_size.map_or(String::new(), |(w, h)| format!(" at {w}×{h}"));
         println!("preview: {which}{size}; {lost} test cars lost by the shrinking left out");
     }

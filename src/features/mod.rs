@@ -8,7 +8,10 @@
 //! { "version": 1, "feat_num": 3, "n_clusters": 10, "min_region_fraction": 0.015625,
 //!   "classes": { "26": { "centers": [[0.1, -0.3, 0.7], ...], "counts": [40, ...], "mean_rgb": [[180, 20, 25], ...] } } }
 //! ```
-//! Classes without large enough regions are absent; their pixels get zero features.
+//! Classes without large enough regions are absent; their pixels get zero features. `encode` makes the file from a
+//! trained encoder and a data set.
+
+pub mod encode;
 
 use crate::data::rng::SplitMix64;
 use crate::labels;

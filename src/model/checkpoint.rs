@@ -48,6 +48,12 @@ fn is_running_stat(key: &str) -> bool {
     key.ends_with(".running_mean") || key.ends_with(".running_var") || key.ends_with(".num_batches_tracked")
 }
 
+/// The weight file of network `net` ("G", "D" or "E") in a run folder: `latest_net_<net>` in the project's format
+/// or PyTorch's (`.safetensors`, `.pth`, `.pt`, in that order of preference).
+pub fn find_weights(dir: &Path, net: &str) -> Option<PathBuf> {
+    ["safetensors", "pth", "pt"].iter().map(|e| dir.join(format!("latest_net_{net}.{e}"))).find(|p| p.is_file())
+}
+
 /// Reads every named tensor of a weight file, choosing the reader by extension and checking the file's signature
 /// so that the error says what is wrong (missing, empty, legacy format, truncated) instead of a LibTorch trace.
 pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Which generator architecture to build (`--netG`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetG {
     /// GlobalGenerator (G1) alone.
@@ -93,13 +93,11 @@ impl Default for ModelConfig {
 }
 
 /// Named configurations of the published models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
     /// The published `label2city_1024p` G: LocalEnhancer, ngf 32, 36 input channels, 2048×1024.
-    #[value(name = "label2city_1024p")]
     Label2City1024p,
     /// `label2city_512p`: GlobalGenerator, ngf 64, 36 input channels, 1024×512.
-    #[value(name = "label2city_512p")]
     Label2City512p,
 }
 

@@ -7,7 +7,9 @@ pub mod encoder;
 pub mod generator;
 pub mod layers;
 pub mod loss;
+pub mod precision;
 pub mod runtime;
+pub mod torch_info;
 pub mod torch_pickle;
 pub mod vgg;
 

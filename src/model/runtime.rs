@@ -1,30 +1,13 @@
 //! A generator ready to run: config + weights + device + precision, found from a run folder, a weight file, or a
-//! preset. The CLI (`info`, `bench`, later `render`) and the editor all get their G from here.
+//! configuration alone. Every command and the editor get their G from here.
 
 use super::checkpoint::{self, CheckpointError, LoadReport};
 use super::config::{ConfigError, ModelConfig};
 use super::generator::Generator;
+pub use super::precision::Precision;
 use std::path::{Path, PathBuf};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
-
-/// Numeric precision of inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Precision {
-    Fp32,
-    Fp16,
-    Bf16,
-}
-
-impl Precision {
-    pub fn kind(self) -> Kind {
-        match self {
-            Precision::Fp32 => Kind::Float,
-            Precision::Fp16 => Kind::Half,
-            Precision::Bf16 => Kind::BFloat16,
-        }
-    }
-}
 
 /// File names inside a run folder (the reference's names, with the project's `.safetensors`).
 pub const CONFIG_FILE: &str = "config.json";
@@ -60,8 +43,7 @@ impl ModelFiles {
         if path.is_dir() {
             let config = path.join(CONFIG_FILE);
             let g =
-                ["safetensors", "pth", "pt"].iter().map(|e| path.join(format!("{G_STEM}.{e}"))).find(|p| p.is_file());
-            let g = g.ok_or_else(|| ModelError::NoWeights { dir: path.to_path_buf() })?;
+                checkpoint::find_weights(path, "G").ok_or_else(|| ModelError::NoWeights { dir: path.to_path_buf() })?;
             Ok(Self { config: config.is_file().then_some(config), g_weights: Some(g) })
         } else if path.is_file() {
             let beside = path.parent().map(|d| d.join(CONFIG_FILE)).filter(|p| p.is_file());
@@ -69,6 +51,34 @@ impl ModelFiles {
         } else {
             Err(ModelError::NotFound(path.to_path_buf()))
         }
+    }
+}
+
+/// A model configuration with the file its weights come from, if any.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub cfg: ModelConfig,
+    pub files: ModelFiles,
+}
+
+impl ResolvedModel {
+    /// The model in a run folder or weight file, configured by the `config.json` there (the reference defaults
+    /// without one).
+    pub fn open(path: &Path) -> Result<Self, ModelError> {
+        let files = ModelFiles::locate(path)?;
+        let cfg = match &files.config {
+            Some(c) => ModelConfig::load(c)?,
+            None => ModelConfig::default(),
+        };
+        Ok(Self { cfg, files })
+    }
+
+    /// The folder the weights are in (the run folder), for the files beside them: E, clusters, the preview.
+    pub fn dir(&self) -> Option<&Path> {
+        self.files
+            .g_weights
+            .as_ref()
+            .map(|w| w.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
     }
 }
 

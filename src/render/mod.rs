@@ -1,18 +1,46 @@
-//! The inference engine: a `Renderer` turns a label map, an instance map and style choices into a photo. The CLI
-//! (`render`) and the editor's worker both use it, so there is one way to render.
+//! The inference engine the CLI and the editor share, so that the same scene, styles and seed give the same
+//! pixels everywhere: a [`Renderer`] turns a label map, an instance map and style choices into a photo, and
+//! [`Models`] adds the quick preview shown while the full render runs. The rules that must agree (a scene's style
+//! table, the preview's scale, the style thumbnails' crops, where the bundled model is) live here once.
 //!
 //! The generator needs sizes that are multiples of its size base (16 for a global G, 32 for label2city_1024p);
 //! other sizes are padded by repeating the edge pixels of the maps (no new classes or ids appear) and the output is
 //! cropped back, so the result always has the input's size.
 
-use crate::cli::ResolvedModel;
+mod preview;
+mod thumbs;
+
+pub use preview::{
+    Models, PREVIEW_DIR, PREVIEW_MAX_WIDTH, Picture, preview_factor, preview_model_warning, shrink, shrink_maps,
+};
+pub use thumbs::{Thumb, thumb_crop};
+
 use crate::data::encode::{EncodeError, Maps, encode_input};
+use crate::features::encode::open_encoder;
 use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
-use crate::model::checkpoint::{self, CheckpointError};
+use crate::model::checkpoint;
+use crate::model::checkpoint::CheckpointError;
 use crate::model::encoder::Encoder;
-use crate::model::runtime::{GeneratorModel, ModelError, Precision};
+use crate::model::runtime::{GeneratorModel, ModelError, Precision, ResolvedModel};
+use crate::scene::Scene;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor, nn};
+
+/// Where the bundled default model lives, relative to the project.
+pub const BUNDLED_MODEL: &str = "models/default";
+
+/// The bundled model's folder: `models/default` under the working directory, else in the source tree.
+pub fn bundled_model_dir() -> PathBuf {
+    crate::fs::project_path(BUNDLED_MODEL)
+}
+
+/// The style table a scene renders with: its own choices, keyed by instance-map value (an object's id, or the bare
+/// class id of a stuff region or of a group of objects without instances), over `seed` for everything unchosen.
+/// A choice under a class id styles exactly the pixels holding that value, as in the scene file; styling every
+/// object of a class is [`StyleSpec::by_class`], which a scene does not set.
+pub fn scene_styles(scene: &Scene, seed: u64) -> StyleSpec {
+    StyleSpec { seed, by_id: scene.styles().clone(), ..Default::default() }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -26,6 +54,8 @@ pub enum RenderError {
     Encode(#[from] EncodeError),
     #[error(transparent)]
     Style(#[from] StyleError),
+    #[error(transparent)]
+    Encoder(#[from] crate::features::encode::EncodeError),
     #[error("the model has no generator weights; give --model a run folder or a weight file")]
     NoWeights,
     #[error(
@@ -37,6 +67,14 @@ pub enum RenderError {
     NoEncoder { dir: String },
     #[error("the photo has {got} RGB pixels but the label map has {w}×{h}")]
     PhotoSize { got: usize, w: usize, h: usize },
+    #[error("preview model {}: {source}", dir.display())]
+    Preview { dir: PathBuf, source: Box<RenderError> },
+    #[error("style thumbnails need a model with clusters.json; run `pix2pixhd encode` on its run folder")]
+    NoClusters,
+    #[error("there is no object {id} in the instance map")]
+    NoSuchObject { id: u32 },
+    #[error("object {id} is of class {class}, which has no style clusters in this model")]
+    NoClustersForClass { id: u32, class: u32 },
 }
 
 /// Pads a row-major `w`×`h` map of `c` interleaved channels to `pw`×`ph` by repeating its last column and row.
@@ -77,21 +115,11 @@ impl Renderer {
         let weights = model.files.g_weights.as_ref().ok_or(RenderError::NoWeights)?;
         let (mut g, _) = GeneratorModel::load(&model.cfg, weights, device)?;
         g.set_precision(precision);
-        let dir = weights.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let dir = model.dir().unwrap_or(Path::new(".")).to_path_buf();
         let (mut e, mut clusters) = (None, None);
         if model.cfg.use_features() {
-            let e_file = ["safetensors", "pth", "pt"]
-                .iter()
-                .map(|x| dir.join(format!("latest_net_E.{x}")))
-                .find(|p| p.is_file());
-            if let Some(file) = e_file {
-                let (vs, enc) = crate::model::with_seed(0, || {
-                    let vs = nn::VarStore::new(device);
-                    let enc = Encoder::new(&vs.root(), &model.cfg);
-                    (vs, enc)
-                });
-                checkpoint::load_var_store(&vs, &file, |_| false)?;
-                e = Some((vs, enc));
+            if checkpoint::find_weights(&dir, "E").is_some() {
+                e = Some(open_encoder(&dir, &model.cfg, device)?);
             }
             let c = dir.join(CLUSTERS_FILE);
             if c.is_file() {
@@ -106,6 +134,12 @@ impl Renderer {
 
     pub fn device(&self) -> Device {
         self.g.device()
+    }
+
+    /// Renders a whole scene with `styles` (see [`scene_styles`]).
+    pub fn render_scene(&self, scene: &Scene, styles: &StyleSpec) -> Result<Vec<u8>, RenderError> {
+        let size = (scene.width() as usize, scene.height() as usize);
+        self.render(scene.label(), scene.inst(), size, styles, None)
     }
 
     /// Renders `label`/`inst` (`w`×`h`) to RGB bytes of the same size. Styles come from the clusters with `styles`,

@@ -1,4 +1,4 @@
-//! `pix2pixhd train`: the whole pix2pixHD training procedure, with the reference's options and schedule.
+//! The whole pix2pixHD training procedure (`pix2pixhd train`), with the reference's options and schedule.
 //!
 //! A run folder (`<checkpoints-dir>/<name>`) gets, before the first step, `config.json` (the model) and
 //! `train_options.json` (everything else). Checkpoints — G, D, E, the optimisers' state, the image pool and the
@@ -17,10 +17,11 @@ use super::pool::ImagePool;
 use super::report::{self, LogLine};
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
 use crate::data::loader::Loader;
-use crate::data::transform::{Mode, TransformOpts};
+use crate::data::transform::TransformOpts;
 use crate::model::checkpoint;
 use crate::model::loss::GanMode;
-use crate::model::runtime::{CONFIG_FILE, pick_device};
+use crate::model::precision::{Precision, autocast};
+use crate::model::runtime::CONFIG_FILE;
 use crate::model::vgg::Vgg19;
 use crate::model::{ModelConfig, NetG};
 use anyhow::{Context, Result, bail};
@@ -39,207 +40,11 @@ pub const OPTIM_FILE: &str = "latest_optim.safetensors";
 /// Below this spread of E's pooled features (`E_std`) the trainer warns that E may have collapsed.
 pub const E_COLLAPSED: f64 = 0.01;
 
-/// Mixed precision on CUDA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Amp {
-    None,
-    Fp16,
-    Bf16,
-}
-
-/// Every option of the reference's training (kebab-case), plus the project's own (`--seed`, `--device`, ...).
-#[derive(clap::Args, Debug, Clone)]
-pub struct TrainArgs {
-    // --- data ---
-    /// The data set: pix2pixHD folders (<phase>_label, _inst, _img) or Cityscapes' own layout (gtFine, leftImg8bit).
-    /// Not needed with --continue-train: a resumed run reads the data set it was started on.
-    #[arg(long, value_name = "DIR", required_unless_present = "continue_train")]
-    pub dataroot: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Layout::Auto)]
-    pub layout: Layout,
-    /// Which split to train on (train_* folders, or Cityscapes' train split).
-    #[arg(long, default_value = "train")]
-    pub phase: String,
-    /// How maps and photos are resized and cropped: scale_width, scale_width_and_crop, resize_and_crop, crop, none.
-    #[arg(long, value_enum, default_value_t = Mode::ScaleWidth)]
-    pub resize_or_crop: Mode,
-    /// Width (or side) maps are scaled to.
-    #[arg(long, default_value_t = 1024)]
-    pub load_size: usize,
-    /// Side of the random square crop.
-    #[arg(long, default_value_t = 512)]
-    pub fine_size: usize,
-    #[arg(long)]
-    pub no_flip: bool,
-    /// Take batches in name order instead of a new random order each epoch.
-    #[arg(long)]
-    pub serial_batches: bool,
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: usize,
-    /// Use at most this many samples.
-    #[arg(long)]
-    pub max_dataset_size: Option<usize>,
-    /// Data-loading threads.
-    #[arg(long, default_value_t = 2)]
-    pub n_threads: usize,
-
-    // --- model ---
-    #[arg(long, value_enum, default_value_t = NetG::Global)]
-    pub net_g: NetG,
-    #[arg(long, default_value_t = 64)]
-    pub ngf: i64,
-    #[arg(long, default_value_t = 4)]
-    pub n_downsample_global: i64,
-    #[arg(long, default_value_t = 9)]
-    pub n_blocks_global: i64,
-    #[arg(long, default_value_t = 1)]
-    pub n_local_enhancers: i64,
-    #[arg(long, default_value_t = 3)]
-    pub n_blocks_local: i64,
-    #[arg(long, default_value_t = 35)]
-    pub label_nc: i64,
-    #[arg(long)]
-    pub no_instance: bool,
-    /// Train the feature encoder E jointly, with instance-wise features (needed for style picking).
-    #[arg(long)]
-    pub instance_feat: bool,
-    /// Train E with label-wise (per class) features.
-    #[arg(long)]
-    pub label_feat: bool,
-    #[arg(long, default_value_t = 3)]
-    pub feat_num: i64,
-    #[arg(long, default_value_t = 16)]
-    pub nef: i64,
-    #[arg(long, default_value_t = 4)]
-    pub n_downsample_e: i64,
-    /// Not in the reference: E sees the photo shrunk this many times (features brought back to full size before
-    /// the per-instance means). For an E taken from a run at a lower resolution: 2048×1024 photos with 8 look to E
-    /// like the 256×128 ones it was trained on. Saved in the model's config.json.
-    #[arg(long, default_value_t = 1)]
-    pub encoder_downsample: i64,
-    #[arg(long, default_value_t = 2)]
-    pub num_d: i64,
-    #[arg(long, default_value_t = 3)]
-    pub n_layers_d: i64,
-    #[arg(long, default_value_t = 64)]
-    pub ndf: i64,
-
-    // --- objective and schedule ---
-    /// Epochs at the initial learning rate.
-    #[arg(long, default_value_t = 100)]
-    pub niter: usize,
-    /// Epochs of linear decay to zero after that.
-    #[arg(long, default_value_t = 100)]
-    pub niter_decay: usize,
-    #[arg(long, default_value_t = 0.0002)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0.5)]
-    pub beta1: f64,
-    /// Weight of the feature-matching and VGG losses.
-    #[arg(long, default_value_t = 10.0)]
-    pub lambda_feat: f64,
-    #[arg(long)]
-    pub no_gan_feat_loss: bool,
-    /// Not in the reference: weight of an extra L1 loss between G's output and the real photo (0 = off). A paired
-    /// reconstruction term that takes the VGG loss's role where no VGG19 weights are at hand; it makes G follow E's
-    /// features (the styles) much sooner. The bundled model was trained with 50.
-    #[arg(long, default_value_t = 0.0)]
-    pub lambda_l1: f64,
-    /// Train without the VGG perceptual loss (otherwise it needs --vgg-weights).
-    #[arg(long)]
-    pub no_vgg_loss: bool,
-    /// torchvision's VGG19 weights (a state dict, zip-format .pth or .safetensors) for the VGG loss.
-    #[arg(long, value_name = "FILE")]
-    pub vgg_weights: Option<PathBuf>,
-    /// BCE GAN loss instead of least squares.
-    #[arg(long)]
-    pub no_lsgan: bool,
-    /// Size of the history of generated images D sees (0 = none).
-    #[arg(long, default_value_t = 0)]
-    pub pool_size: usize,
-    /// Epochs during which a local generator trains only its finest enhancer (the global part stays fixed).
-    #[arg(long, default_value_t = 0)]
-    pub niter_fix_global: usize,
-    /// A run folder whose weights (G, D, E) fill this model where names and shapes match (a global run for a local
-    /// model). Repeatable: later folders overwrite what earlier ones filled.
-    #[arg(long, value_name = "DIR")]
-    pub load_pretrain: Vec<PathBuf>,
-    /// Take G and D from the --load-pretrain folders but start the encoder E from its initialisation (for an E
-    /// whose features have collapsed: `E_std` near 0 in the loss log).
-    #[arg(long)]
-    pub fresh_encoder: bool,
-    /// Not in the reference: for the whole run, a local generator trains its enhancers and the encoder E, while G1
-    /// stays as --load-pretrain gave it. For putting enhancers on top of a global generator that was trained well at
-    /// a lower resolution (with 2 enhancers, G1 runs at a quarter of the output size); E keeps training so that its
-    /// features, now computed on the full-size photo, keep meaning what G1 learnt.
-    #[arg(long)]
-    pub freeze_global: bool,
-    /// Not in the reference: the encoder E stays as --load-pretrain gave it for the whole run (G still gets its
-    /// features). With --freeze-global and --encoder-downsample, enhancers learn on top of a G1 and an E that keep
-    /// exactly what they learnt at a lower resolution, so the styles (clusters of E's features) keep their colours.
-    #[arg(long)]
-    pub freeze_encoder: bool,
-    /// Not in the reference: with a cropping --resize-or-crop, E sees the whole frame each crop was cut from
-    /// (resized and flipped like the crop), and G gets the crop's part of its per-instance features: objects cut by
-    /// the crop keep the features of the whole object, and E's instance norm sees a whole frame, as at render time
-    /// (E, clusters and the editor always look at whole frames). For enhancers trained on crops over an E that
-    /// learnt on whole frames (--freeze-encoder). Crops reaching past a map's border fall back to E on the crop.
-    #[arg(long)]
-    pub encoder_whole_frame: bool,
-    /// Not in the reference: with --net-g local and a cropping --resize-or-crop, G computes each crop as it does
-    /// the whole frame the crop was cut from, at render time: G1 runs on the whole frame and the enhancers on the
-    /// crop, taking the crop's part of G1's output, with their instance norms' statistics taken from a pass over the
-    /// whole frame without gradients; E sees the whole frame too (as with --encoder-whole-frame). Crop corners are
-    /// rounded down to multiples of 2^n_local_enhancers so that they line up with G1's pixels. For training a whole
-    /// local generator on crops at a fraction of a whole frame's cost (on plain crops the instance norms see only
-    /// the crop, and G learns a picture other than the one it renders). Crops reaching past a map's border fall
-    /// back to G on the crop.
-    #[arg(long)]
-    pub global_whole_frame: bool,
-    /// Resume the run in --checkpoints-dir/--name from its latest checkpoint, with its saved options.
-    #[arg(long)]
-    pub continue_train: bool,
-
-    // --- run folder, logging, saving ---
-    #[arg(long, default_value = "label2city")]
-    pub name: String,
-    #[arg(long, default_value = "./checkpoints")]
-    pub checkpoints_dir: PathBuf,
-    /// Iterations between sample images.
-    #[arg(long, default_value_t = 100)]
-    pub display_freq: u64,
-    /// Iterations between loss log lines.
-    #[arg(long, default_value_t = 100)]
-    pub print_freq: u64,
-    /// Iterations between checkpoints of the latest state.
-    #[arg(long, default_value_t = 1000)]
-    pub save_latest_freq: u64,
-    /// Epochs between numbered copies of the weights.
-    #[arg(long, default_value_t = 10)]
-    pub save_epoch_freq: usize,
-    /// Seed of the weights' initialisation, the data order, crops, flips and the image pool.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Mixed precision on CUDA: fp16 (autocast with dynamic loss scaling) or bf16 (autocast, no scaling needed).
-    #[arg(long, value_enum, default_value_t = Amp::None)]
-    pub amp: Amp,
-    /// Stop after this many iterations in total (for tests and quick looks; the schedule is unchanged).
-    #[arg(long)]
-    pub max_steps: Option<u64>,
-    /// No progress bar (logs still go to the run folder).
-    #[arg(long)]
-    pub quiet: bool,
-}
-
 /// The options of a run that are not the model's, as `train_options.json` records them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TrainOptions {
     pub dataroot: PathBuf,
-    pub layout: String,
+    pub layout: Layout,
     pub phase: String,
     pub transform: TransformOpts,
     pub serial_batches: bool,
@@ -274,7 +79,8 @@ pub struct TrainOptions {
     pub save_latest_freq: u64,
     pub save_epoch_freq: usize,
     pub seed: u64,
-    pub amp: Amp,
+    /// Mixed precision: fp32 (none), or autocast in fp16 (with dynamic loss scaling) or bf16, on CUDA.
+    pub amp: Precision,
 }
 
 /// Where a run stands; `latest_state.json`.
@@ -289,74 +95,6 @@ pub struct TrainState {
     pub lr: f64,
     /// Whether the global generator is still fixed (`niter_fix_global`).
     pub fix_global: bool,
-}
-
-impl TrainArgs {
-    fn model_config(&self) -> ModelConfig {
-        ModelConfig {
-            label_nc: self.label_nc,
-            net_g: self.net_g,
-            ngf: self.ngf,
-            n_downsample_global: self.n_downsample_global,
-            n_blocks_global: self.n_blocks_global,
-            n_local_enhancers: self.n_local_enhancers,
-            n_blocks_local: self.n_blocks_local,
-            no_instance: self.no_instance,
-            instance_feat: self.instance_feat,
-            label_feat: self.label_feat,
-            feat_num: self.feat_num,
-            nef: self.nef,
-            n_downsample_e: self.n_downsample_e,
-            encoder_downsample: self.encoder_downsample,
-            num_d: self.num_d,
-            n_layers_d: self.n_layers_d,
-            ndf: self.ndf,
-            no_gan_feat_loss: self.no_gan_feat_loss,
-            no_lsgan: self.no_lsgan,
-            ..ModelConfig::default()
-        }
-    }
-
-    fn train_options(&self, cfg: &ModelConfig, dataroot: PathBuf) -> TrainOptions {
-        TrainOptions {
-            dataroot,
-            layout: format!("{:?}", self.layout).to_lowercase(),
-            phase: self.phase.clone(),
-            transform: TransformOpts {
-                resize_or_crop: self.resize_or_crop,
-                load_size: self.load_size,
-                fine_size: self.fine_size,
-                size_base: cfg.size_base() as usize,
-                no_flip: self.no_flip,
-                is_train: true,
-            },
-            serial_batches: self.serial_batches,
-            batch_size: self.batch_size,
-            max_dataset_size: self.max_dataset_size,
-            niter: self.niter,
-            niter_decay: self.niter_decay,
-            lr: self.lr,
-            beta1: self.beta1,
-            lambda_feat: self.lambda_feat,
-            lambda_l1: self.lambda_l1,
-            no_vgg_loss: self.no_vgg_loss,
-            vgg_weights: self.vgg_weights.clone(),
-            pool_size: self.pool_size,
-            niter_fix_global: self.niter_fix_global,
-            load_pretrain: self.load_pretrain.clone(),
-            fresh_encoder: self.fresh_encoder,
-            freeze_global: self.freeze_global,
-            freeze_encoder: self.freeze_encoder,
-            encoder_whole_frame: self.encoder_whole_frame,
-            global_whole_frame: self.global_whole_frame,
-            display_freq: self.display_freq.max(1),
-            print_freq: self.print_freq.max(1),
-            save_latest_freq: self.save_latest_freq.max(1),
-            save_epoch_freq: self.save_epoch_freq.max(1),
-            seed: self.seed,
-            amp: self.amp,
-        }
-    }
 }
 
 /// `load_pretrain` as older `train_options.json` files have it (null or one path) or as a list.
@@ -411,11 +149,6 @@ fn load_pretrained(vs: &tch::nn::VarStore, file: &Path) -> Result<(usize, usize)
         }
     });
     Ok((copied, total))
-}
-
-/// The weight file of network `which` (G, D, E) in a run folder, in the project's or PyTorch's format.
-fn weights_in(dir: &Path, which: &str) -> Option<PathBuf> {
-    ["safetensors", "pth", "pt"].iter().map(|e| dir.join(format!("latest_net_{which}.{e}"))).find(|p| p.is_file())
 }
 
 struct Run {
@@ -482,39 +215,66 @@ fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Devi
     })
 }
 
-pub fn run(args: &TrainArgs) -> Result<()> {
-    let dir = args.checkpoints_dir.join(&args.name);
-    let device = pick_device(&args.device)?;
-    let resuming = args.continue_train && dir.join(STATE_FILE).is_file();
-    let (cfg, opts) = if resuming {
-        let cfg = ModelConfig::load(&dir.join(CONFIG_FILE))?;
-        let opts: TrainOptions = read_json(&dir.join(OPTIONS_FILE))?;
-        eprintln!("resuming {} with its saved configuration and options", dir.display());
-        if let Some(d) = args.dataroot.as_ref().filter(|d| **d != opts.dataroot) {
-            eprintln!(
-                "warning: --dataroot {} ignored: the run goes on with the data set it was started on, {}",
-                d.display(),
-                opts.dataroot.display()
-            );
+/// How a training run starts.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// A new run in an empty (or missing) folder, with this model and these options.
+    New { cfg: ModelConfig, opts: TrainOptions },
+    /// The run in the folder, from its latest checkpoint, with its saved configuration and options. A data set
+    /// named here that is not the run's own is named as ignored.
+    Resume { dataroot: Option<PathBuf> },
+}
+
+/// A training run to do: where, how it starts, and how it runs on this machine.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The run folder (`<checkpoints-dir>/<name>`).
+    pub dir: PathBuf,
+    pub start: Start,
+    pub device: Device,
+    /// Data-loading threads.
+    pub n_threads: usize,
+    /// Stop after this many iterations in total (the schedule is unchanged).
+    pub max_steps: Option<u64>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Whether `dir` holds a training run that `--continue-train` can resume.
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join(STATE_FILE).is_file()
+}
+
+/// Trains as `spec` says, saving checkpoints as it goes; returns when the schedule or `max_steps` is done, or on
+/// Ctrl-C (after saving).
+pub fn train(spec: &RunSpec) -> Result<()> {
+    let (dir, device) = (spec.dir.clone(), spec.device);
+    let resuming = matches!(spec.start, Start::Resume { .. });
+    let (cfg, opts) = match &spec.start {
+        Start::Resume { dataroot } => {
+            let cfg = ModelConfig::load(&dir.join(CONFIG_FILE))?;
+            let opts: TrainOptions = read_json(&dir.join(OPTIONS_FILE))?;
+            eprintln!("resuming {} with its saved configuration and options", dir.display());
+            if let Some(d) = dataroot.as_ref().filter(|d| **d != opts.dataroot) {
+                eprintln!(
+                    "warning: --dataroot {} ignored: the run goes on with the data set it was started on, {}",
+                    d.display(),
+                    opts.dataroot.display()
+                );
+            }
+            (cfg, opts)
         }
-        (cfg, opts)
-    } else {
-        if dir.join(STATE_FILE).is_file() {
-            bail!(
-                "run folder {} already holds a training run; pass --continue-train to resume it, or choose another --name",
-                dir.display()
-            );
+        Start::New { cfg, opts } => {
+            if has_checkpoint(&dir) {
+                bail!(
+                    "run folder {} already holds a training run; pass --continue-train to resume it, or choose another \
+                     --name",
+                    dir.display()
+                );
+            }
+            cfg.validate()?;
+            (cfg.clone(), opts.clone())
         }
-        let Some(dataroot) = args.dataroot.clone() else {
-            bail!(
-                "--continue-train: {} holds no checkpoint ({STATE_FILE}) to resume; pass --dataroot (and the model's \
-                 options) to start a new run there",
-                dir.display()
-            );
-        };
-        let cfg = args.model_config();
-        cfg.validate()?;
-        (cfg.clone(), args.train_options(&cfg, dataroot))
     };
     if opts.freeze_global && (cfg.net_g != NetG::Local || opts.load_pretrain.is_empty()) {
         bail!("--freeze-global needs --net-g local and a --load-pretrain run to take G1 and E from");
@@ -537,8 +297,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             opts.transform.resize_or_crop
         );
     }
-    if opts.amp != Amp::None && !matches!(device, Device::Cuda(_)) {
-        bail!("--amp {:?} needs a CUDA device", opts.amp);
+    if opts.amp != Precision::Fp32 && !matches!(device, Device::Cuda(_)) {
+        bail!("--amp {} needs a CUDA device", opts.amp.name());
     }
     let vgg = if opts.no_vgg_loss {
         None
@@ -552,15 +312,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Some(Vgg19::load(path, device)?)
     };
 
-    let layout = match opts.layout.as_str() {
-        "folders" => Layout::Folders,
-        "cityscapes" => Layout::Cityscapes,
-        _ => Layout::Auto,
-    };
     let dataset = Dataset::open(
         &opts.dataroot,
         &opts.phase,
-        layout,
+        opts.layout,
         DatasetOpts { max_dataset_size: opts.max_dataset_size, ..DatasetOpts::for_model(&cfg) },
     )?;
     let loader = Loader::new(
@@ -569,7 +324,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         opts.batch_size,
         !opts.serial_batches,
         opts.seed,
-        args.n_threads,
+        spec.n_threads,
         4,
     )?
     .with_whole_frames(opts.encoder_whole_frame)
@@ -609,7 +364,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             }
             let e = if run.opts.fresh_encoder { None } else { run.nets.vs_e.as_ref() };
             for (which, vs) in [("G", Some(&run.nets.vs_g)), ("D", Some(&run.nets.vs_d)), ("E", e)] {
-                let (Some(vs), Some(file)) = (vs, weights_in(pre, which)) else { continue };
+                let (Some(vs), Some(file)) = (vs, checkpoint::find_weights(pre, which)) else { continue };
                 let (copied, total) = load_pretrained(vs, &file)?;
                 eprintln!("{which}: {copied} of {total} tensors taken from {}", file.display());
             }
@@ -618,10 +373,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         write_json(&run.dir.join(CONFIG_FILE), &run.cfg)?;
         write_json(&run.dir.join(OPTIONS_FILE), &run.opts)?;
     }
-    train_loop(&mut run, &loader, batches, args)
+    train_loop(&mut run, &loader, batches, spec)
 }
 
-fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) -> Result<()> {
+fn train_loop(run: &mut Run, loader: &Loader, batches: usize, spec: &RunSpec) -> Result<()> {
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();
@@ -631,7 +386,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
     let o = run.opts.clone();
     let epochs = o.niter + o.niter_decay;
     let total = (epochs * batches) as u64;
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if spec.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} it [{elapsed_precise}<{eta_precise}, {per_sec}] {msg}")
             .expect("valid template"),
@@ -644,12 +399,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
         lambda_l1: o.lambda_l1,
     };
     // fp16 needs loss scaling (its range is small); bf16 has float32's range and needs none.
-    let amp = match o.amp {
-        Amp::None => None,
-        Amp::Fp16 => Some(crate::amp::Dtype::Fp16),
-        Amp::Bf16 => Some(crate::amp::Dtype::Bf16),
-    };
-    let mut scaler = (o.amp == Amp::Fp16).then(LossScaler::default);
+    let mut scaler = (o.amp == Precision::Fp16).then(LossScaler::default);
     let mut warned_collapse = false;
     let mut since_print = Instant::now();
     let mut steps_since_print = 0u64;
@@ -661,7 +411,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
             let x = to_step_input(&batch, &run.cfg, run.device)?;
             let step = run.state.total_steps;
             let scaler = scaler.as_mut();
-            let losses: Losses = crate::amp::run(run.device, amp, || {
+            let losses: Losses = autocast(run.device, o.amp, || {
                 train_step(
                     &run.nets,
                     run.vgg.as_ref(),
@@ -710,7 +460,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, args: &TrainArgs) 
                 let fake = tch::no_grad(|| run.nets.generate(&x));
                 report::write_sample(&run.dir, epoch, s, &batch.label, &fake, &x.image).map_err(anyhow::Error::msg)?;
             }
-            let stop = interrupted.load(Ordering::SeqCst) || args.max_steps.is_some_and(|m| s >= m);
+            let stop = interrupted.load(Ordering::SeqCst) || spec.max_steps.is_some_and(|m| s >= m);
             if s.is_multiple_of(o.save_latest_freq) || stop {
                 run.save_latest()?;
             }
