@@ -472,3 +472,113 @@ fn eval_model_reports_the_baselines_and_the_texture_floor() {
     let err = eval_model(&["--model", m, "--dataroot", d, "--texture-floor", "2"]).unwrap_err();
     assert!(format!("{err:#}").contains("00000.png is not what"), "{err:#}");
 }
+
+/// The editor's render worker and `render` give the same pixels for the same scene, styles and seed: the full
+/// render, the quick preview (the model at half size, and a preview generator of its own) and the style
+/// thumbnails. The scene has a style on a group region of cars (its instance value is the bare class id 26) and
+/// an unstyled car next to it: the group's style must not reach the car in either.
+#[test]
+fn the_cli_and_the_editors_worker_render_the_same_pixels() {
+    use pix2pixhd::app::worker::{Event, Job, Stage, ThumbJob, Worker};
+    use pix2pixhd::model::runtime::Precision;
+    use pix2pixhd::scene::{MapStorage, Scene, StyleChoice};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::tiny_model(tmp.path());
+    let clusters = Clusters::load(&model.join(CLUSTERS_FILE)).unwrap();
+    let (w, h, seed) = (256u32, 128u32, 5u64);
+    let inst: Vec<u32> = (0..w * h)
+        .map(|i| match (i % w, i / w) {
+            (_, 0..30) => 23,
+            (100..160, 80..110) => 26000,
+            (180..230, 70..100) => 26,
+            (_, 30..70) => 11,
+            _ => 7,
+        })
+        .collect();
+    let label = inst.iter().map(|&v| (if v >= 1000 { v / 1000 } else { v }) as u8).collect();
+    let mut scene = Scene::from_maps(w, h, label, Some(inst)).unwrap();
+    // The group gets a cluster other than the one the seed gives the car.
+    let seeded = pix2pixhd::features::StyleSpec { seed, ..Default::default() };
+    let car_cluster = seeded.cluster_for(26000, &clusters).unwrap().unwrap();
+    let _ = scene.set_style(26, StyleChoice::Cluster((car_cluster + 1) % 3)).unwrap();
+    let _ = scene.set_style(7, StyleChoice::Cluster(1)).unwrap();
+    let path = tmp.path().join("scene.json");
+    scene.save_json(&path, MapStorage::Embedded).unwrap();
+    // The same scene with the car's seeded cluster chosen for it: it must render the same.
+    let mut explicit = scene.clone();
+    let _ = explicit.set_style(26000, StyleChoice::Cluster(car_cluster)).unwrap();
+    let explicit_path = tmp.path().join("explicit.json");
+    explicit.save_json(&explicit_path, MapStorage::Embedded).unwrap();
+
+    let wait = |worker: &Worker, what: &str, want: &dyn Fn(&Event) -> bool| loop {
+        match worker.wait(Duration::from_secs(120)) {
+            Some(e) if want(&e) => return e,
+            Some(Event::Failed { message, .. } | Event::LoadFailed(message)) => panic!("{what}: {message}"),
+            Some(_) => {}
+            None => panic!("no {what} from the worker within 2 minutes"),
+        }
+    };
+    let png = |name: &str| tmp.path().join(name);
+    let (p, m) = (path.to_str().unwrap(), model.to_str().unwrap());
+    for with_preview in [false, true] {
+        if with_preview {
+            // A preview generator of its own: another random G of the same configuration.
+            let dir = model.join("preview");
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in ["config.json", CLUSTERS_FILE] {
+                std::fs::copy(model.join(f), dir.join(f)).unwrap();
+            }
+            let cfg = pix2pixhd::model::ModelConfig::load(&dir.join("config.json")).unwrap();
+            let g = pix2pixhd::model::runtime::GeneratorModel::random(&cfg, tch::Device::Cpu, 2).unwrap();
+            g.save(&dir.join("latest_net_G.safetensors")).unwrap();
+        }
+        let worker = Worker::start(&model, "cpu", Precision::Fp32, Arc::new(|| {}));
+        let Event::Ready(info) = wait(&worker, "model", &|e| matches!(e, Event::Ready(_))) else { unreachable!() };
+        assert_eq!(info.preview == "global generator", with_preview, "{info:?}");
+        worker.submit(Job { generation: 1, scene: Arc::new(scene.clone()), seed, preview: true });
+        let mut pictures = Vec::new();
+        while pictures.len() < 2 {
+            if let Event::Rendered { stage, width, height, rgb, .. } =
+                wait(&worker, "render", &|e| matches!(e, Event::Rendered { .. }))
+            {
+                pictures.push((stage, (width, height), rgb));
+            }
+        }
+        worker.submit_thumbnails(ThumbJob { generation: 1, scene: Arc::new(scene.clone()), seed, id: 26000 });
+        let Event::Thumbnails { images, .. } = wait(&worker, "thumbnails", &|e| matches!(e, Event::Thumbnails { .. }))
+        else {
+            unreachable!()
+        };
+
+        let seed = seed.to_string();
+        render(&[p, "--model", m, "--seed", &seed, "-o", png("full.png").to_str().unwrap()]).unwrap();
+        render(&[p, "--model", m, "--seed", &seed, "--preview", "-o", png("preview.png").to_str().unwrap()]).unwrap();
+        render(&[p, "--model", m, "--seed", &seed, "--all-styles", "26000", "-o", png("sheet.png").to_str().unwrap()])
+            .unwrap();
+        for (stage, size, pixels) in &pictures {
+            let file = if *stage == Stage::Full { "full.png" } else { "preview.png" };
+            let cli = rgb(&png(file));
+            assert_eq!(cli.dimensions(), *size, "{stage:?} (preview generator: {with_preview})");
+            assert!(
+                cli.as_raw() == pixels,
+                "{stage:?} differs between render and the editor (preview generator: {with_preview})"
+            );
+        }
+        assert_eq!(pictures[0].1, if with_preview { (w, h) } else { (w / 2, h / 2) }, "the preview's size");
+        let e = explicit_path.to_str().unwrap();
+        render(&[e, "--model", m, "--seed", &seed, "-o", png("explicit.png").to_str().unwrap()]).unwrap();
+        assert!(
+            rgb(&png("explicit.png")).as_raw() == &pictures[1].2,
+            "the group's style reached the unstyled car: it did not render in its seeded cluster {car_cluster}"
+        );
+        assert_eq!(images.len(), 3, "one thumbnail per car cluster");
+        for t in &images {
+            let cli = rgb(&png(&format!("sheet_style{:02}.png", t.cluster)));
+            assert_eq!(cli.dimensions(), (t.crop.width, t.crop.height));
+            assert!(cli.as_raw() == &t.rgb, "thumbnail {} differs between render and the editor", t.cluster);
+        }
+    }
+}

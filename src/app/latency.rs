@@ -2,8 +2,9 @@
 //! real render worker, and the UI thread's frame time (egui layout + tessellation) while the worker renders.
 
 use super::worker::{Event, Job, Stage, Worker};
-use super::{EditorApp, EditorOptions, sample_scenes, ui};
+use super::{Action, EditorApp, EditorOptions};
 use crate::bench::Stats;
+use crate::fs::sample_scenes;
 use crate::model::runtime::Precision;
 use crate::scene::Scene;
 use anyhow::{Result, bail};
@@ -94,7 +95,7 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
     while !app.render_is_current() && t.elapsed() < Duration::from_secs(600) {
         let _ = ctx.run_ui(input(), |ui| {
             app.tick(Some(ui.ctx()), None);
-            ui::draw(&mut app, ui, false);
+            app.frame(ui, false);
         });
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -103,14 +104,14 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
     for f in 0..frames {
         if f % 20 == 0 {
             // An edit every 20 frames keeps the worker rendering all along.
-            let x = (f as i64 * 31) % app.scene.width() as i64;
-            app.stroke_begin((x, app.scene.height() as i64 / 2), false);
-            app.stroke_end();
+            let (w, h) = (app.scene().width() as i64, app.scene().height() as i64);
+            app.act(Action::StrokeBegin { at: ((f as i64 * 31) % w, h / 2), line: false });
+            app.act(Action::StrokeEnd);
         }
         let t = Instant::now();
         let out = ctx.run_ui(input(), |ui| {
             app.tick(Some(ui.ctx()), None);
-            ui::draw(&mut app, ui, false);
+            app.frame(ui, false);
         });
         let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
         times.push(t.elapsed().as_secs_f64());
@@ -119,7 +120,7 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = std::fs::remove_dir_all(&app.options.state_dir);
+    let _ = std::fs::remove_dir_all(&app.options().state_dir);
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];

@@ -213,7 +213,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         };
         let cfg = args.model.build(None)?;
         let opts = args.train_options(&cfg, dataroot);
-        Start::New { cfg, opts }
+        Start::New { cfg, opts: Box::new(opts) }
     };
     let spec = RunSpec {
         dir,

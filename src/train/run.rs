@@ -219,7 +219,7 @@ fn to_step_input(b: &crate::data::loader::Batch, cfg: &ModelConfig, device: Devi
 #[derive(Debug, Clone)]
 pub enum Start {
     /// A new run in an empty (or missing) folder, with this model and these options.
-    New { cfg: ModelConfig, opts: TrainOptions },
+    New { cfg: ModelConfig, opts: Box<TrainOptions> },
     /// The run in the folder, from its latest checkpoint, with its saved configuration and options. A data set
     /// named here that is not the run's own is named as ignored.
     Resume { dataroot: Option<PathBuf> },
@@ -273,7 +273,7 @@ pub fn train(spec: &RunSpec) -> Result<()> {
                 );
             }
             cfg.validate()?;
-            (cfg.clone(), opts.clone())
+            (cfg.clone(), TrainOptions::clone(opts))
         }
     };
     if opts.freeze_global && (cfg.net_g != NetG::Local || opts.load_pretrain.is_empty()) {

@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use pix2pixhd::features::{ClassClusters, Clusters};
+use pix2pixhd::model::runtime::GeneratorModel;
+use pix2pixhd::model::{ModelConfig, NetG};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tch::Tensor;
@@ -101,3 +104,29 @@ pub const TINY_MODEL_FLAGS: &[&str] = &[
     "2",
     "--no-vgg-loss",
 ];
+
+/// A tiny random-weight model with style clusters for cars (3 clusters) and roads (2): what the worker loads.
+pub fn tiny_model(dir: &Path) -> PathBuf {
+    let m = dir.join("model");
+    std::fs::create_dir_all(&m).unwrap();
+    let cfg = ModelConfig {
+        net_g: NetG::Global,
+        ngf: 4,
+        n_downsample_global: 2,
+        n_blocks_global: 1,
+        instance_feat: true,
+        ..Default::default()
+    };
+    std::fs::write(m.join("config.json"), cfg.to_json()).unwrap();
+    GeneratorModel::random(&cfg, tch::Device::Cpu, 1).unwrap().save(&m.join("latest_net_G.safetensors")).unwrap();
+    let class = |n: usize, rgb: [u8; 3]| ClassClusters {
+        centers: (0..n).map(|k| vec![k as f32 - 1.0, 0.5, -0.5]).collect(),
+        counts: vec![5; n],
+        mean_rgb: vec![rgb; n],
+    };
+    let classes = BTreeMap::from([(26, class(3, [200, 20, 20])), (7, class(2, [90, 90, 90]))]);
+    Clusters { version: 1, feat_num: 3, n_clusters: 3, min_region_fraction: 1.0 / 64.0, classes }
+        .save(&m.join("clusters.json"))
+        .unwrap();
+    m
+}

@@ -1,76 +1,10 @@
-//! The canvas: where the image sits on screen (zoom and pan), and the GPU layer that colours the label map.
-//!
-//! The label and instance maps live in two integer textures; an edit uploads only its changed rectangle, and the
-//! WGSL shader in `shaders/label.wgsl` looks each pixel's class colour up in a palette and draws instance outlines.
-//! Nothing rebuilds an RGBA image of the map on the CPU.
+//! The GPU layer that colours the label map. The label and instance maps live in two integer textures; an edit
+//! uploads only its changed rectangle, and the WGSL shader in `shaders/label.wgsl` looks each pixel's class colour
+//! up in a palette and draws instance outlines. Nothing rebuilds an RGBA image of the map on the CPU.
 
 use crate::labels::LABELS;
 use crate::scene::{Rect, Scene};
 use eframe::egui_wgpu::{self, wgpu};
-use egui::{Pos2, Vec2};
-
-/// Where the image is on screen: `zoom` screen points per image pixel, `center` the image point shown at the
-/// centre of the canvas.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct View {
-    pub zoom: f32,
-    pub center: Pos2,
-}
-
-impl Default for View {
-    fn default() -> Self {
-        View { zoom: 0.5, center: Pos2::new(1024.0, 512.0) }
-    }
-}
-
-impl View {
-    /// The view that shows the whole image in `canvas`.
-    pub fn fit(canvas: egui::Rect, w: u32, h: u32) -> View {
-        let zoom = (canvas.width() / w as f32).min(canvas.height() / h as f32).max(1e-3);
-        View { zoom, center: Pos2::new(w as f32 / 2.0, h as f32 / 2.0) }
-    }
-
-    pub fn to_screen(&self, canvas: egui::Rect, p: Pos2) -> Pos2 {
-        canvas.center() + (p - self.center) * self.zoom
-    }
-
-    pub fn to_image(&self, canvas: egui::Rect, p: Pos2) -> Pos2 {
-        self.center + (p - canvas.center()) / self.zoom
-    }
-
-    /// The image's rectangle on screen.
-    pub fn image_rect(&self, canvas: egui::Rect, w: u32, h: u32) -> egui::Rect {
-        egui::Rect::from_min_max(
-            self.to_screen(canvas, Pos2::ZERO),
-            self.to_screen(canvas, Pos2::new(w as f32, h as f32)),
-        )
-    }
-
-    /// Zooms by `factor` keeping the image point under `anchor` (a screen position) where it is.
-    pub fn zoom_at(&mut self, canvas: egui::Rect, anchor: Pos2, factor: f32) {
-        let before = self.to_image(canvas, anchor);
-        self.zoom = (self.zoom * factor).clamp(0.02, 64.0);
-        let after = self.to_image(canvas, anchor);
-        self.center += before - after;
-    }
-
-    pub fn pan(&mut self, screen_delta: Vec2) {
-        self.center -= screen_delta / self.zoom;
-    }
-}
-
-/// The part of the image visible in `clip`, on screen and as image UVs (0..1).
-pub fn visible(image: egui::Rect, clip: egui::Rect) -> Option<(egui::Rect, egui::Rect)> {
-    let vis = image.intersect(clip);
-    if vis.width() <= 0.0 || vis.height() <= 0.0 {
-        return None;
-    }
-    let uv = egui::Rect::from_min_max(
-        Pos2::new((vis.min.x - image.min.x) / image.width(), (vis.min.y - image.min.y) / image.height()),
-        Pos2::new((vis.max.x - image.min.x) / image.width(), (vis.max.y - image.min.y) / image.height()),
-    );
-    Some((vis, uv))
-}
 
 /// Per-draw parameters; the layout matches `Params` in the shader.
 #[repr(C)]
@@ -117,8 +51,7 @@ fn palette_bytes() -> Vec<u8> {
         p[l.id as usize] = [l.color[0] as f32 / 255.0, l.color[1] as f32 / 255.0, l.color[2] as f32 / 255.0, 1.0];
     }
     // Ids outside the table (never in a valid scene) show magenta, so a bug cannot hide.
-    for (i, c) in p.iter_mut().enumerate().skip(LABELS.len()) {
-        let _ = i;
+    for c in p.iter_mut().skip(LABELS.len()) {
         *c = [1.0, 0.0, 1.0, 1.0];
     }
     bytemuck::cast_slice(&p).to_vec()
@@ -130,7 +63,7 @@ impl LabelGpu {
         let device = &rs.device;
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("label.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/label.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../../shaders/label.wgsl").into()),
         });
         let tex_entry = |binding| wgpu::BindGroupLayoutEntry {
             binding,
@@ -341,26 +274,6 @@ impl egui_wgpu::CallbackTrait for LabelDraw {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zoom_keeps_the_point_under_the_cursor() {
-        let canvas = egui::Rect::from_min_size(Pos2::new(10.0, 20.0), Vec2::new(800.0, 400.0));
-        let mut v = View::fit(canvas, 2048, 1024);
-        let anchor = Pos2::new(300.0, 100.0);
-        let before = v.to_image(canvas, anchor);
-        v.zoom_at(canvas, anchor, 2.5);
-        let after = v.to_image(canvas, anchor);
-        assert!((before - after).length() < 1e-3, "{before:?} vs {after:?}");
-    }
-
-    #[test]
-    fn fit_shows_the_whole_image() {
-        let canvas = egui::Rect::from_min_size(Pos2::ZERO, Vec2::new(1000.0, 800.0));
-        let v = View::fit(canvas, 2048, 1024);
-        let r = v.image_rect(canvas, 2048, 1024);
-        assert!(canvas.expand(0.01).contains_rect(r));
-        assert!((r.width() - 1000.0).abs() < 0.01);
-    }
 
     #[test]
     fn params_layout_matches_the_shader() {
