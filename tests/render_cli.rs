@@ -498,7 +498,7 @@ fn the_cli_and_the_editors_worker_render_the_same_pixels() {
             _ => 7,
         })
         .collect();
-    let label = inst.iter().map(|&v| (if v >= 1000 { v / 1000 } else { v }) as u8).collect();
+    let label = inst.iter().map(|&v| pix2pixhd::labels::class_of_instance(v) as u8).collect();
     let mut scene = Scene::from_maps(w, h, label, Some(inst)).unwrap();
     // The group gets a cluster other than the one the seed gives the car.
     let seeded = pix2pixhd::features::StyleSpec { seed, ..Default::default() };

@@ -172,7 +172,7 @@ fn a_local_run_starts_from_a_global_run_and_keeps_it_fixed_at_first() {
     let (_tmp, data, ckpt) = setup();
     // G1 alone with 16 filters, then G1 + G2 with ngf 8 (its global part has 8·2 = 16 filters: the same layers).
     let mut g = args(&data, &ckpt, "global", &[]);
-    g.model.flags.ngf = Some(16);
+    g.model.flags.g.ngf = Some(16);
     g.max_steps = Some(3);
     run(&g).unwrap();
     let pre = ckpt.join("global");
@@ -199,7 +199,7 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
     let (_tmp, data, ckpt) = setup();
     // A global run with 16 filters, then two enhancers with ngf 4 on top (G1 has 4·2² = 16 filters).
     let mut g = args(&data, &ckpt, "global", &["--instance-feat"]);
-    g.model.flags.ngf = Some(16);
+    g.model.flags.g.ngf = Some(16);
     g.max_steps = Some(2);
     run(&g).unwrap();
     let pre = ckpt.join("global");
@@ -207,7 +207,7 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
     let mut extra: Vec<&str> = extra.to_vec();
     extra.extend([pre.to_str().unwrap(), "--freeze-global"]);
     let mut l = args(&data, &ckpt, "enh", &extra);
-    l.model.flags.ngf = Some(4);
+    l.model.flags.g.ngf = Some(4);
     l.max_steps = Some(3);
     run(&l).unwrap();
     let (global, local) = (read(&pre, "G"), read(&ckpt.join("enh"), "G"));
@@ -218,7 +218,7 @@ fn freeze_global_trains_both_enhancers_and_the_encoder_but_never_g1() {
     }
     // The enhancers and E did train: a second run from the same start with lr 0 keeps the initial values.
     let mut still = args(&data, &ckpt, "still", &extra);
-    still.model.flags.ngf = Some(4);
+    still.model.flags.g.ngf = Some(4);
     still.max_steps = Some(3);
     still.lr = 0.0;
     run(&still).unwrap();
@@ -279,12 +279,12 @@ fn global_whole_frame_trains_g1_and_the_enhancers_on_crops_of_whole_frames() {
     let (_tmp, data, ckpt) = setup();
     let extra = ["--net-g", "local", "--n-local-enhancers", "2", "--instance-feat", "--global-whole-frame"];
     let mut a = args(&data, &ckpt, "gwf", &extra);
-    (a.model.flags.ngf, a.resize_or_crop, a.fine_size) = (Some(4), pix2pixhd::data::Mode::Crop, 32);
+    (a.model.flags.g.ngf, a.resize_or_crop, a.fine_size) = (Some(4), pix2pixhd::data::Mode::Crop, 32);
     a.max_steps = Some(3);
     run(&a).unwrap();
     let dir = ckpt.join("gwf");
     let mut still = args(&data, &ckpt, "still", &extra);
-    (still.model.flags.ngf, still.resize_or_crop, still.fine_size, still.lr) =
+    (still.model.flags.g.ngf, still.resize_or_crop, still.fine_size, still.lr) =
         (Some(4), pix2pixhd::data::Mode::Crop, 32, 0.0);
     still.max_steps = Some(3);
     run(&still).unwrap();

@@ -137,26 +137,22 @@ impl Document {
     /// Undoes the last step; false when there is none.
     pub fn undo(&mut self) -> bool {
         self.stroke = None;
-        match self.history.undo(&mut self.scene).map(Change::bounds) {
-            Some(b) => {
-                self.upload.add(b);
-                self.touched();
-                true
-            }
-            None => false,
-        }
+        let bounds = self.history.undo(&mut self.scene).map(Change::bounds);
+        self.stepped(bounds)
     }
 
     /// Redoes the last undone step; false when there is none.
     pub fn redo(&mut self) -> bool {
-        match self.history.redo(&mut self.scene).map(Change::bounds) {
-            Some(b) => {
-                self.upload.add(b);
-                self.touched();
-                true
-            }
-            None => false,
-        }
+        let bounds = self.history.redo(&mut self.scene).map(Change::bounds);
+        self.stepped(bounds)
+    }
+
+    /// After an undo or redo that changed `bounds` (None: there was no step to take).
+    fn stepped(&mut self, bounds: Option<Option<Rect>>) -> bool {
+        let Some(b) = bounds else { return false };
+        self.upload.add(b);
+        self.touched();
+        true
     }
 
     /// Runs an edit of the scene and records its change.

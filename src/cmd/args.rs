@@ -51,96 +51,139 @@ value_enum!(Mode {
     None => "none": "keep the size, rounded to a multiple of the network's size base",
 });
 
+/// Declares a group of model flags, one per `ModelConfig` field it names (a number or a choice to replace, a
+/// switch to turn on), and `apply_to`, which writes the flags that were given into a configuration.
+macro_rules! model_flags {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        #[derive(clap::Args, Debug, Clone, Default)]
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            fn apply_to(&self, cfg: &mut ModelConfig) {
+                $(Flag::apply(&self.$field, &mut cfg.$field);)*
+            }
+        }
+    };
+}
+
+/// How a flag that was given changes a configuration field.
+trait Flag<T> {
+    fn apply(&self, field: &mut T);
+}
+
+impl<T: Copy> Flag<T> for Option<T> {
+    fn apply(&self, field: &mut T) {
+        if let Some(v) = self {
+            *field = *v;
+        }
+    }
+}
+
+impl Flag<bool> for bool {
+    fn apply(&self, field: &mut bool) {
+        *field |= *self;
+    }
+}
+
+model_flags!(
+    #[command(next_help_heading = "Generator options")]
+    GeneratorFlags {
+        /// Generator architecture.
+        #[arg(long, value_enum)]
+        net_g: Option<NetG>,
+        /// Filters of the first generator layer (of the last enhancer for local; 32 for label2city_1024p).
+        #[arg(long)]
+        ngf: Option<i64>,
+        /// Number of label classes one-hot encoded (35 for Cityscapes).
+        #[arg(long)]
+        label_nc: Option<i64>,
+        /// The model takes no instance boundary channel.
+        #[arg(long)]
+        no_instance: bool,
+        /// Halvings of the input in G1 before its residual blocks.
+        #[arg(long)]
+        n_downsample_global: Option<i64>,
+        /// Residual blocks of G1.
+        #[arg(long)]
+        n_blocks_global: Option<i64>,
+        /// Local enhancers around G1 with --net-g local, each doubling the resolution.
+        #[arg(long)]
+        n_local_enhancers: Option<i64>,
+        /// Residual blocks of each enhancer.
+        #[arg(long)]
+        n_blocks_local: Option<i64>,
+    }
+);
+
+model_flags!(
+    #[command(next_help_heading = "Style encoder options")]
+    EncoderFlags {
+        /// The model takes instance-wise features from the encoder E (needed for style picking).
+        #[arg(long)]
+        instance_feat: bool,
+        /// The model takes label-wise (per class) features from E.
+        #[arg(long)]
+        label_feat: bool,
+        /// Feature channels with --instance-feat or --label-feat.
+        #[arg(long)]
+        feat_num: Option<i64>,
+        /// Filters of the encoder E's first layer.
+        #[arg(long)]
+        nef: Option<i64>,
+        /// Halvings of the photo in E.
+        #[arg(long)]
+        n_downsample_e: Option<i64>,
+        /// Not in the reference: E sees the photo shrunk this many times (features brought back to full size
+        /// before the per-instance means). For an E taken from a run at a lower resolution: 2048×1024 photos with
+        /// 8 look to E like the 256×128 ones it was trained on. Saved in the model's config.json.
+        #[arg(long)]
+        encoder_downsample: Option<i64>,
+    }
+);
+
+model_flags!(
+    #[command(next_help_heading = "Discriminator options (training)")]
+    DiscriminatorFlags {
+        /// Number of discriminators, each at half the resolution of the one before.
+        #[arg(long)]
+        num_d: Option<i64>,
+        /// Strided layers of each discriminator.
+        #[arg(long)]
+        n_layers_d: Option<i64>,
+        /// Filters of each discriminator's first layer.
+        #[arg(long)]
+        ndf: Option<i64>,
+        /// No discriminator feature-matching loss.
+        #[arg(long)]
+        no_gan_feat_loss: bool,
+        /// The BCE GAN loss instead of least squares.
+        #[arg(long)]
+        no_lsgan: bool,
+    }
+);
+
 /// The model's options, one flag per field of the model's `config.json`. A flag left out keeps the value of the
 /// configuration it applies to: `--config` or the model folder's `config.json`, else `--preset`, else the
 /// reference release's defaults (`pix2pixhd info --preset label2city_512p` prints them).
 #[derive(clap::Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Model options")]
 pub struct ModelFlags {
-    /// Generator architecture.
-    #[arg(long, value_enum)]
-    pub net_g: Option<NetG>,
-    /// Filters of the first generator layer (of the last enhancer for local; 32 for label2city_1024p).
-    #[arg(long, value_name = "N")]
-    pub ngf: Option<i64>,
-    /// Number of label classes one-hot encoded (35 for Cityscapes).
-    #[arg(long, value_name = "N")]
-    pub label_nc: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_downsample_global: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_blocks_global: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_local_enhancers: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_blocks_local: Option<i64>,
-    /// The model takes no instance boundary channel.
-    #[arg(long)]
-    pub no_instance: bool,
-    /// The model takes instance-wise features from the encoder E (needed for style picking).
-    #[arg(long)]
-    pub instance_feat: bool,
-    /// The model takes label-wise (per class) features from E.
-    #[arg(long)]
-    pub label_feat: bool,
-    /// Feature channels with --instance-feat or --label-feat.
-    #[arg(long, value_name = "N")]
-    pub feat_num: Option<i64>,
-    /// Filters of the encoder E's first layer.
-    #[arg(long, value_name = "N")]
-    pub nef: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_downsample_e: Option<i64>,
-    /// Not in the reference: E sees the photo shrunk this many times (features brought back to full size before
-    /// the per-instance means). For an E taken from a run at a lower resolution: 2048×1024 photos with 8 look to E
-    /// like the 256×128 ones it was trained on. Saved in the model's config.json.
-    #[arg(long, value_name = "N")]
-    pub encoder_downsample: Option<i64>,
-    /// Number of discriminators, each at half the resolution of the one before.
-    #[arg(long, value_name = "N")]
-    pub num_d: Option<i64>,
-    #[arg(long, value_name = "N")]
-    pub n_layers_d: Option<i64>,
-    /// Filters of each discriminator's first layer.
-    #[arg(long, value_name = "N")]
-    pub ndf: Option<i64>,
-    /// No discriminator feature-matching loss.
-    #[arg(long)]
-    pub no_gan_feat_loss: bool,
-    /// The BCE GAN loss instead of least squares.
-    #[arg(long)]
-    pub no_lsgan: bool,
+    #[command(flatten)]
+    pub g: GeneratorFlags,
+    #[command(flatten)]
+    pub e: EncoderFlags,
+    #[command(flatten)]
+    pub d: DiscriminatorFlags,
 }
 
 impl ModelFlags {
     /// `cfg` with every flag that was given.
     pub fn apply(&self, mut cfg: ModelConfig) -> ModelConfig {
-        let set = |dst: &mut i64, v: Option<i64>| {
-            if let Some(v) = v {
-                *dst = v;
-            }
-        };
-        if let Some(n) = self.net_g {
-            cfg.net_g = n;
-        }
-        set(&mut cfg.ngf, self.ngf);
-        set(&mut cfg.label_nc, self.label_nc);
-        set(&mut cfg.n_downsample_global, self.n_downsample_global);
-        set(&mut cfg.n_blocks_global, self.n_blocks_global);
-        set(&mut cfg.n_local_enhancers, self.n_local_enhancers);
-        set(&mut cfg.n_blocks_local, self.n_blocks_local);
-        set(&mut cfg.feat_num, self.feat_num);
-        set(&mut cfg.nef, self.nef);
-        set(&mut cfg.n_downsample_e, self.n_downsample_e);
-        set(&mut cfg.encoder_downsample, self.encoder_downsample);
-        set(&mut cfg.num_d, self.num_d);
-        set(&mut cfg.n_layers_d, self.n_layers_d);
-        set(&mut cfg.ndf, self.ndf);
-        cfg.no_instance |= self.no_instance;
-        cfg.instance_feat |= self.instance_feat;
-        cfg.label_feat |= self.label_feat;
-        cfg.no_gan_feat_loss |= self.no_gan_feat_loss;
-        cfg.no_lsgan |= self.no_lsgan;
+        self.g.apply_to(&mut cfg);
+        self.e.apply_to(&mut cfg);
+        self.d.apply_to(&mut cfg);
         cfg
     }
 }
