@@ -13,4 +13,5 @@ pub mod labels;
 pub mod model;
 pub mod render;
 pub mod scene;
+pub mod synth;
 pub mod train;

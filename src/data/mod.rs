@@ -1,4 +1,4 @@
-//! Data: the synthetic street-scene generator, data sets on disk, the training transforms, background batch loading, and turning label and instance maps
+//! Data: data sets on disk, the training transforms, background batch loading, and turning label and instance maps
 //! into network input.
 
 pub mod dataset;
@@ -6,7 +6,6 @@ pub mod encode;
 pub mod loader;
 pub mod rng;
 pub mod sample;
-pub mod synth;
 pub mod transform;
 
 pub use dataset::{DataError, Dataset, DatasetOpts, Entry, Layout, Sample};

@@ -16,11 +16,11 @@
 //!   colour in the photo (what the encoder's features can tell the generator), estimates the best from above.
 
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
-use crate::data::synth::{SynthConfig, generate_scene, read_sidecar};
 use crate::features::StyleSpec;
 use crate::fs::{write_atomically, write_bytes};
 use crate::labels;
 use crate::render::Renderer;
+use crate::synth::{SynthConfig, generate_scene, read_sidecar};
 use anyhow::{Context, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;

@@ -19,11 +19,11 @@
 //! the encoder makes of a car before any generator.
 
 use crate::data::dataset::{Dataset, DatasetOpts, Layout};
-use crate::data::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
 use crate::features::{MIN_REGION_FRACTION, StyleChoice, StyleSpec};
 use crate::labels::id;
 use crate::model::encoder::Encoder;
 use crate::render::Models;
+use crate::synth::{CAR_MODES, nearest_mode, read_sidecar as meta};
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use std::collections::BTreeMap;
