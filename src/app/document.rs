@@ -161,6 +161,14 @@ impl Document {
         self.apply(change);
     }
 
+    /// Runs an edit that can be refused, and records its change; returns it (empty when nothing changed).
+    pub fn try_edit(&mut self, f: impl FnOnce(&mut Scene) -> Result<Change, EditError>) -> Result<bool, String> {
+        let change = f(&mut self.scene).map_err(|e| e.to_string())?;
+        let changed = !change.is_empty();
+        self.apply(change);
+        Ok(changed)
+    }
+
     /// Runs an object edit and selects the object it returns (nothing when it is gone).
     pub fn edit_object(
         &mut self,

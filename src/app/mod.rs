@@ -406,18 +406,7 @@ impl EditorApp {
     }
 
     fn replace_class(&mut self, from: u8, to: u8) {
-        let mut result = Ok(false);
-        self.doc.edit(|s| match s.replace_class(from, to) {
-            Ok(c) => {
-                result = Ok(!c.is_empty());
-                c
-            }
-            Err(e) => {
-                result = Err(e.to_string());
-                Default::default()
-            }
-        });
-        match result {
+        match self.doc.try_edit(|s| s.replace_class(from, to)) {
             Ok(false) => self.info(format!("no pixel of {} to replace", class_name(from))),
             Ok(true) => self.info(format!("{} became {}", class_name(from), class_name(to))),
             Err(e) => self.error(e),
@@ -428,19 +417,11 @@ impl EditorApp {
     /// or the class id a stuff region (or a group of objects) holds.
     fn set_style(&mut self, style: StyleChoice) {
         let Some(key) = self.selected().map(Selection::value) else { return };
-        let before = self.doc.generation();
-        let mut failed = None;
-        self.doc.edit(|s| {
-            s.set_style(key, style).unwrap_or_else(|e| {
-                failed = Some(e.to_string());
-                Default::default()
-            })
-        });
-        match failed {
-            Some(e) => self.error(e),
+        match self.doc.try_edit(|s| s.set_style(key, style)) {
+            Err(e) => self.error(e),
             // The same choice again: render anyway.
-            None if self.doc.generation() == before => self.doc.bump(),
-            None => {}
+            Ok(false) => self.doc.bump(),
+            Ok(true) => {}
         }
     }
 

@@ -44,7 +44,7 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let models = if args.preview {
         Models::open(&model, device, Precision::Fp32)?
     } else {
-        Models { full: Renderer::open(&model, device, Precision::Fp32)?, preview: None }
+        Renderer::open(&model, device, Precision::Fp32)?.into()
     };
     crate::eval::styles::evaluate(&StyleEval {
         models: &models,

@@ -125,7 +125,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let models = if args.preview {
         Models::open(&model, device, args.precision)?
     } else {
-        Models { full: Renderer::open(&model, device, args.precision)?, preview: None }
+        Renderer::open(&model, device, args.precision)?.into()
     };
     // Once: a warning if the model named is a preview generator run at a scale it never saw.
     let warned = Cell::new(args.preview);

@@ -70,6 +70,13 @@ pub struct Models {
     pub preview: Option<Renderer>,
 }
 
+impl From<Renderer> for Models {
+    /// A model without a preview generator (its previews are the model at a smaller size).
+    fn from(full: Renderer) -> Models {
+        Models { full, preview: None }
+    }
+}
+
 impl Models {
     /// Loads the model and, from its folder's `preview/`, its preview generator. The preview takes the same style
     /// features as the full model and gets its clusters, so that a cluster index means the same in both.

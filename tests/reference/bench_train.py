@@ -2,8 +2,9 @@
 
 Usage: bench_train.py CONFIG_JSON WIDTH HEIGHT DEVICE BATCH VGG(0|1) WARMUP ITERS
 The iteration is the reference's: G forward; D on the detached fake, on the real image and on the fake; LSGAN +
-feature matching (+ lambda * VGG) for G; Adam step of G; D's grads cleared; D's backward and Adam step. Networks come
-from reference.py (ReLUs made in-place as in the release). Prints one JSON line with the per-iteration times.
+feature matching (+ lambda * VGG) for G; Adam step of G; D's grads cleared; D's backward and Adam step (fused Adam, as
+the Rust side). Networks come from reference.py (ReLUs made in-place as in the release).
+Prints one JSON line with the per-iteration times.
 """
 import json
 import os
@@ -34,8 +35,9 @@ def main(argv):
         vgg = reference.Vgg19(with_dummy_classifier=False).to(device).eval()
         for p in vgg.parameters():
             p.requires_grad_(False)
-    opt_g = torch.optim.Adam(g.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    # fused=True: one kernel per parameter, as the Rust side (LibTorch's _fused_adam_ through csrc/fused_adam.cpp).
+    opt_g = torch.optim.Adam(g.parameters(), lr=0.0002, betas=(0.5, 0.999), fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=0.0002, betas=(0.5, 0.999), fused=True)
     gan = reference.GANLoss(True)
     x = torch.zeros(batch, input_nc, height, width, device=device)
     x[:, 0] = 1.0
