@@ -221,10 +221,10 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
     while let Some(task) = next_task(shared) {
         match task {
             Task::Render(job) => {
+                let styles = scene_styles(&job.scene, job.seed);
                 if job.preview {
                     let t = Instant::now();
-                    let styles = scene_styles(&job.scene, job.seed);
-                    match guarded(|| models.render_preview(&job.scene, &styles).map_err(|e| e.to_string())) {
+                    match guarded(|| models.render_preview(&job.scene, &styles)) {
                         Ok(Picture { width, height, rgb }) => send(Event::Rendered {
                             generation: job.generation,
                             stage: Stage::Preview,
@@ -244,8 +244,7 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
                 }
                 let t = Instant::now();
                 let s = &job.scene;
-                let styles = scene_styles(s, job.seed);
-                match guarded(|| models.full.render_scene(s, &styles).map_err(|e| e.to_string())) {
+                match guarded(|| models.full.render_scene(s, &styles)) {
                     Ok(rgb) => send(Event::Rendered {
                         generation: job.generation,
                         stage: Stage::Full,
@@ -257,20 +256,20 @@ fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sen
                     Err(message) => send(Event::Failed { generation: job.generation, message }),
                 }
             }
-            Task::Thumbs(job) => match guarded(|| {
-                let styles = scene_styles(&job.scene, job.seed);
-                models.full.thumbnails(&job.scene, &styles, job.id).map_err(|e| e.to_string())
-            }) {
-                Ok(images) => send(Event::Thumbnails { generation: job.generation, id: job.id, images }),
-                Err(message) => send(Event::Failed { generation: job.generation, message }),
-            },
+            Task::Thumbs(job) => {
+                match guarded(|| models.full.thumbnails(&job.scene, &scene_styles(&job.scene, job.seed), job.id)) {
+                    Ok(images) => send(Event::Thumbnails { generation: job.generation, id: job.id, images }),
+                    Err(message) => send(Event::Failed { generation: job.generation, message }),
+                }
+            }
         }
     }
 }
 
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+/// Runs `f`, turning its error or a panic inside it into a message.
+fn guarded<T, E: std::fmt::Display>(f: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
+        Ok(r) => r.map_err(|e| e.to_string()),
         Err(p) => Err(panic_message(&p)),
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor, nn};
 
 #[derive(Debug, thiserror::Error)]
-pub enum EncodeError {
+pub enum EncoderError {
     #[error("model folder {} has no encoder weights (latest_net_E.*)", dir.display())]
     NoEncoder { dir: PathBuf },
     #[error(transparent)]
@@ -24,8 +24,8 @@ pub enum EncodeError {
 }
 
 /// E of the model in `dir`, with its weights, on `device`.
-pub fn open_encoder(dir: &Path, cfg: &ModelConfig, device: Device) -> Result<(nn::VarStore, Encoder), EncodeError> {
-    let file = checkpoint::find_weights(dir, "E").ok_or_else(|| EncodeError::NoEncoder { dir: dir.to_path_buf() })?;
+pub fn open_encoder(dir: &Path, cfg: &ModelConfig, device: Device) -> Result<(nn::VarStore, Encoder), EncoderError> {
+    let file = checkpoint::find_weights(dir, "E").ok_or_else(|| EncoderError::NoEncoder { dir: dir.to_path_buf() })?;
     let (vs, enc) = crate::model::with_seed(0, || {
         let vs = nn::VarStore::new(device);
         let enc = Encoder::new(&vs.root(), cfg);
@@ -66,12 +66,12 @@ pub fn encode_regions(
     loader: &Loader,
     device: Device,
     mut progress: impl FnMut(),
-) -> Result<Vec<RegionFeature>, EncodeError> {
+) -> Result<Vec<RegionFeature>, EncoderError> {
     let mut regions = Vec::new();
     for batch in loader.epoch(0)? {
         let batch = batch?;
         let name = || batch.names.first().cloned().unwrap_or_default();
-        let image = batch.image.as_ref().ok_or_else(|| EncodeError::NoPhoto { name: name() })?.to_device(device);
+        let image = batch.image.as_ref().ok_or_else(|| EncoderError::NoPhoto { name: name() })?.to_device(device);
         let ids = if cfg.label_feat { &batch.label } else { batch.inst.as_ref().unwrap_or(&batch.label) };
         let ids = ids.to_device(device);
         let (_, _, h, w) = image.size4().expect("[1, 3, H, W]");

@@ -18,8 +18,7 @@ pub use thumbs::{Thumb, thumb_crop};
 use crate::data::encode::{EncodeError, Maps, encode_input};
 use crate::features::encode::open_encoder;
 use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
-use crate::model::checkpoint;
-use crate::model::checkpoint::CheckpointError;
+use crate::model::checkpoint::{self, CheckpointError};
 use crate::model::encoder::Encoder;
 use crate::model::runtime::{GeneratorModel, ModelError, Precision, ResolvedModel};
 use crate::scene::Scene;
@@ -55,7 +54,7 @@ pub enum RenderError {
     #[error(transparent)]
     Style(#[from] StyleError),
     #[error(transparent)]
-    Encoder(#[from] crate::features::encode::EncodeError),
+    Encoder(#[from] crate::features::encode::EncoderError),
     #[error("the model has no generator weights; give --model a run folder or a weight file")]
     NoWeights,
     #[error(
