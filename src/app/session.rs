@@ -84,7 +84,10 @@ impl RenderSession {
 
     /// Starts (or restarts) the worker on the model folder `model`.
     pub fn start(&mut self, model: &Path, device: &str, precision: Precision) {
-        self.worker = None;
+        // The old worker may be inside a render: let it finish on a thread of its own, so the UI does not wait.
+        if let Some(old) = self.worker.take() {
+            let _ = std::thread::Builder::new().name("render-worker-stop".into()).spawn(move || drop(old));
+        }
         self.model_info = None;
         self.worker = Some(Worker::start(model, device, precision, self.wake.clone()));
         self.state = WorkerState::Loading;

@@ -90,11 +90,13 @@ struct Slot {
 
 type Shared = Arc<(Mutex<Slot>, Condvar)>;
 
-/// The editor's handle on a worker. Dropping it stops the worker after its current render.
+/// The editor's handle on a worker. Dropping it stops the worker after its current render and waits for that: a
+/// process must not exit while a thread is inside LibTorch (its teardown then crashes the process).
 pub struct Worker {
     shared: Shared,
     events: Receiver<Event>,
     model: PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How the worker tells the UI that something arrived (egui's `request_repaint`, or nothing in tests).
@@ -109,12 +111,14 @@ impl Worker {
         let spawned = std::thread::Builder::new().name("render-worker".into()).spawn(move || {
             run(&s2, &path, &dev, precision, &tx, &wake);
         });
-        if let Err(e) = spawned {
-            let (tx, rx) = channel();
-            let _ = tx.send(Event::LoadFailed(format!("could not start the render thread: {e}")));
-            return Worker { shared, events: rx, model: model.to_path_buf() };
+        match spawned {
+            Ok(thread) => Worker { shared, events, model: model.to_path_buf(), thread: Some(thread) },
+            Err(e) => {
+                let (tx, rx) = channel();
+                let _ = tx.send(Event::LoadFailed(format!("could not start the render thread: {e}")));
+                Worker { shared, events: rx, model: model.to_path_buf(), thread: None }
+            }
         }
-        Worker { shared, events, model: model.to_path_buf() }
     }
 
     pub fn model(&self) -> &Path {
@@ -160,6 +164,10 @@ impl Drop for Worker {
         let (lock, cv) = &*self.shared;
         lock.lock().unwrap_or_else(|e| e.into_inner()).quit = true;
         cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            // A panic outside a render already became an event (or a closed channel); nothing more to report.
+            let _ = t.join();
+        }
     }
 }
 
