@@ -229,6 +229,28 @@ fn a_worker_that_fails_does_not_stop_the_editor() {
     wait_until(&mut h, 30, "the second failure", |a| matches!(a.worker_state(), WorkerState::Failed(_)));
 }
 
+#[test]
+fn a_scene_that_cannot_be_opened_at_start_stays_on_screen_until_dismissed() {
+    let s = setup();
+    let model = tiny_model(s.dir.path());
+    for bad in [s.dir.path().join("missing.json"), s.dir.path().join("broken.json")] {
+        std::fs::write(s.dir.path().join("broken.json"), b"{ not json").unwrap();
+        let mut o = options(&s, Some(model.clone()));
+        o.scene = Some(bad.clone());
+        o.no_worker = false;
+        let mut h = harness(o);
+        // The model loads and reports itself meanwhile; the error is still what the status bar shows.
+        wait_until(&mut h, 60, "the model to load", |a| *a.worker_state() == WorkerState::Ready);
+        h.run_steps(3);
+        let (msg, is_error) = h.state().message().expect("a message");
+        assert!(is_error && msg.contains(&bad.display().to_string()), "{msg}");
+        assert!(h.state().log().iter().any(|(m, e)| *e && m.contains(&bad.display().to_string())));
+        assert!(h.state().log().len() >= 2, "the model's notice is in the log too: {:?}", h.state().log());
+        h.state_mut().act(Action::DismissMessage);
+        assert!(h.state().message().is_none_or(|(_, e)| !e));
+    }
+}
+
 /// The editor with the tiny model, after its first full render, with the car selected.
 fn rendered_with_car_selected(s: &Setup) -> Harness<'static, EditorApp> {
     let model = tiny_model(s.dir.path());

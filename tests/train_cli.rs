@@ -148,10 +148,54 @@ fn a_new_run_needs_a_dataroot() {
     let c = tmp.path().to_str().unwrap();
     let err = Cli::try_parse_from(["train", "--checkpoints-dir", c, "--name", "x"]).err().unwrap().to_string();
     assert!(err.contains("--dataroot"), "{err}");
-    // --continue-train over a folder with nothing to resume starts a new run, which needs the data.
+    // --continue-train over a folder with nothing to resume is refused: it names the folder and how to start one.
     let a = Cli::try_parse_from(["train", "--checkpoints-dir", c, "--name", "x", "--continue-train"]).unwrap().args;
     let err = run(&a).unwrap_err().to_string();
     assert!(err.contains("--dataroot") && err.contains("no checkpoint") && err.contains(c), "{err}");
+}
+
+#[test]
+fn continue_train_without_a_saved_run_is_refused_even_with_the_data() {
+    let (_tmp, data, ckpt) = setup();
+    let err = refused(&data, &ckpt, "none", &["--continue-train"]);
+    assert!(err.contains("no checkpoint") && err.contains("none"), "{err}");
+    assert!(!ckpt.join("none").exists(), "a refused run makes no folder");
+}
+
+#[test]
+fn numeric_options_no_run_can_use_are_refused_by_name_before_a_folder_is_made() {
+    let (_tmp, data, ckpt) = setup();
+    for (flag, value, want) in [
+        ("--lr", "NaN", "--lr NaN"),
+        ("--lr", "-0.1", "--lr -0.1"),
+        ("--lr", "inf", "--lr inf"),
+        ("--beta1", "1", "--beta1 1"),
+        ("--lambda-feat", "-1", "--lambda-feat -1"),
+        ("--lambda-l1", "NaN", "--lambda-l1 NaN"),
+        ("--batch-size", "0", "--batch-size 0"),
+        ("--fine-size", "0", "--fine-size 0"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let err = refused(&data, &ckpt, "bad", &[&arg]);
+        assert!(err.contains(want), "{flag} {value}: {err}");
+        assert!(!ckpt.join("bad").exists(), "{flag} {value}: the refused run left a folder");
+    }
+}
+
+#[test]
+fn a_run_that_fails_before_its_first_checkpoint_leaves_no_folder() {
+    let (_tmp, data, ckpt) = setup();
+    let err = refused(&data, &ckpt, "pre", &["--load-pretrain", "/nonexistent/run"]);
+    assert!(err.contains("/nonexistent/run"), "{err}");
+    assert!(!ckpt.join("pre").exists());
+    // A photo that cannot be decoded fails the first batch, after the folder was made: it is removed again.
+    let photo = std::fs::read_dir(data.join("train_img")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&photo, b"not a png").unwrap();
+    let mut a = args(&data, &ckpt, "broken", &["--serial-batches"]);
+    a.max_steps = Some(4);
+    let err = format!("{:#}", run(&a).unwrap_err());
+    assert!(err.contains(&photo.file_name().unwrap().to_string_lossy().to_string()), "{err}");
+    assert!(!ckpt.join("broken").exists(), "the failed run left {:?}", std::fs::read_dir(ckpt.join("broken")).ok());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The editor's files beyond the scene itself: the recent-files list, the crash-recovery autosave, and exporting a
 //! render together with its label and instance maps.
 
-use crate::fs::{write_bytes, write_rgb_png};
+use crate::fs::{write_bytes, write_rgb_image};
 use crate::scene::{MapStorage, Scene};
 use std::path::{Path, PathBuf};
 
@@ -58,10 +58,11 @@ pub fn autosave(state_dir: &Path, scene: &Scene) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The three files an export writes, from the picture's path: `x.png`, `x_labelIds.png`, `x_instanceIds.png`
+/// The three files an export writes, from the picture's path: `x.png` (or `x.jpg`), `x_labelIds.png`,
+/// `x_instanceIds.png`
 /// (Cityscapes' suffixes, so the maps open again in the editor as a pair).
 pub fn export_paths(image: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let image = if image.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+    let image = if image.extension().is_some_and(|e| ["png", "jpg", "jpeg"].iter().any(|x| e.eq_ignore_ascii_case(x))) {
         image.to_path_buf()
     } else {
         image.with_extension("png")
@@ -78,7 +79,7 @@ pub fn export(image: &Path, scene: &Scene, rgb: &[u8]) -> Result<[PathBuf; 3], S
     if rgb.len() != (w * h * 3) as usize {
         return Err(format!("the render is not {w}x{h}; wait for the full render before exporting"));
     }
-    write_rgb_png(&img, rgb, (w, h)).map_err(|e| e.to_string())?;
+    write_rgb_image(&img, rgb, (w, h)).map_err(|e| e.to_string())?;
     scene.save_label_png(&label).map_err(|e| e.to_string())?;
     scene.save_instance_png(&inst).map_err(|e| e.to_string())?;
     Ok([img, label, inst])
@@ -106,5 +107,6 @@ mod tests {
         assert_eq!(b, PathBuf::from("/x/street_labelIds.png"));
         assert_eq!(c, PathBuf::from("/x/street_instanceIds.png"));
         assert_eq!(export_paths(Path::new("/x/street")).0, PathBuf::from("/x/street.png"));
+        assert_eq!(export_paths(Path::new("/x/street.jpg")).0, PathBuf::from("/x/street.jpg"));
     }
 }

@@ -93,10 +93,12 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
     };
     let t = Instant::now();
     while !app.render_is_current() && t.elapsed() < Duration::from_secs(600) {
-        let _ = ctx.run_ui(input(), |ui| {
+        let mut out = ctx.run_ui(input(), |ui| {
             app.tick(Some(ui.ctx()), None);
             app.frame(ui, false);
         });
+        // No GPU here to take the texture uploads: they are dropped on purpose.
+        out.textures_delta.clear();
         std::thread::sleep(Duration::from_millis(5));
     }
     let mut times = Vec::new();
@@ -109,10 +111,11 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
             app.act(Action::StrokeEnd);
         }
         let t = Instant::now();
-        let out = ctx.run_ui(input(), |ui| {
+        let mut out = ctx.run_ui(input(), |ui| {
             app.tick(Some(ui.ctx()), None);
             app.frame(ui, false);
         });
+        out.textures_delta.clear();
         let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
         times.push(t.elapsed().as_secs_f64());
         if !app.render_is_current() {
@@ -120,7 +123,11 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = std::fs::remove_dir_all(&app.options().state_dir);
+    let state_dir = app.options().state_dir.clone();
+    // The editor goes first (its worker stopped and joined, its textures freed), then one frame takes the frees.
+    drop(app);
+    ctx.run_ui(input(), |_| {}).textures_delta.clear();
+    let _ = std::fs::remove_dir_all(&state_dir);
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];

@@ -99,6 +99,7 @@ pub struct EditorApp {
     panels: PanelState,
     options: EditorOptions,
     message: Option<Message>,
+    log: Vec<(String, bool)>,
     recent_files: Vec<PathBuf>,
     last_autosave: Instant,
     recovery_offer: Option<PathBuf>,
@@ -132,6 +133,7 @@ impl EditorApp {
             panels: PanelState::default(),
             recent_files: files::load_recent(&options.state_dir),
             message: None,
+            log: Vec::new(),
             last_autosave: Instant::now(),
             recovery_offer: recovery.is_file().then_some(recovery),
             pending_export: None,
@@ -217,9 +219,15 @@ impl EditorApp {
         &self.options
     }
 
-    /// The status bar's message and whether it is an error.
+    /// The status bar's message and whether it is an error. A notice shows for 12 seconds; an error stays until it
+    /// is dismissed.
     pub fn message(&self) -> Option<(&str, bool)> {
-        self.message.as_ref().filter(|m| m.2.elapsed() < Duration::from_secs(12)).map(|m| (m.0.as_str(), m.1))
+        self.message.as_ref().filter(|m| m.1 || m.2.elapsed() < Duration::from_secs(12)).map(|m| (m.0.as_str(), m.1))
+    }
+
+    /// Every message of this editor session, oldest first, with whether it was an error.
+    pub fn log(&self) -> &[(String, bool)] {
+        &self.log
     }
 
     pub fn recent_files(&self) -> &[PathBuf] {
@@ -356,11 +364,23 @@ impl EditorApp {
     }
 
     fn info(&mut self, msg: impl Into<String>) {
-        self.message = Some((msg.into(), false, Instant::now()));
+        self.say(msg.into(), false);
     }
 
     fn error(&mut self, msg: impl Into<String>) {
-        self.message = Some((msg.into(), true, Instant::now()));
+        self.say(msg.into(), true);
+    }
+
+    /// Shows a message in the status bar and keeps it in the log (errors also go to the terminal). A notice does not
+    /// cover an error that has not been dismissed.
+    fn say(&mut self, text: String, is_error: bool) {
+        if is_error {
+            eprintln!("error: {text}");
+        }
+        self.log.push((text.clone(), is_error));
+        if is_error || !self.message.as_ref().is_some_and(|m| m.1) {
+            self.message = Some((text, is_error, Instant::now()));
+        }
     }
 
     // ---- the document ----------------------------------------------------------------------------------------
@@ -492,7 +512,7 @@ impl EditorApp {
     /// Work done every frame whatever is on screen: the worker's news, what to send it, autosave, GPU uploads.
     pub fn tick(&mut self, ctx: Option<&egui::Context>, rs: Option<&eframe::egui_wgpu::RenderState>) {
         for (text, is_error) in self.session.poll(ctx) {
-            self.message = Some((text, is_error, Instant::now()));
+            self.say(text, is_error);
         }
         self.try_export();
         self.session.maybe_send(&self.doc);

@@ -502,7 +502,12 @@ fn status_bar(app: &EditorApp, canvas: &Canvas, ui: &mut egui::Ui, out: &mut Out
         if let Some((msg, err)) = app.message() {
             ui.separator();
             let text = if err { egui::RichText::new(msg).color(Color32::LIGHT_RED) } else { egui::RichText::new(msg) };
-            if ui.add(egui::Label::new(text).sense(Sense::click())).on_hover_text("click to dismiss").clicked() {
+            let recent: Vec<&str> = app.log().iter().rev().take(8).map(|(m, _)| m.as_str()).collect();
+            let hover = format!("click to dismiss\n\nrecent messages, newest first:\n{}", recent.join("\n"));
+            if ui.add(egui::Label::new(text).sense(Sense::click())).on_hover_text(hover).clicked() {
+                out.push(Action::DismissMessage);
+            }
+            if err && ui.small_button("dismiss").clicked() {
                 out.push(Action::DismissMessage);
             }
         }

@@ -42,6 +42,9 @@ pub type Notice = (String, bool);
 
 pub struct RenderSession {
     worker: Option<Worker>,
+    /// Threads stopping replaced workers; joined before the session goes, so that no thread is inside LibTorch
+    /// when the process exits.
+    retired: Vec<std::thread::JoinHandle<()>>,
     state: WorkerState,
     model_info: Option<ModelInfo>,
     wake: worker::Wake,
@@ -66,6 +69,7 @@ impl RenderSession {
     pub fn new(wake: worker::Wake) -> RenderSession {
         RenderSession {
             worker: None,
+            retired: Vec::new(),
             state: WorkerState::Off,
             model_info: None,
             wake,
@@ -85,8 +89,12 @@ impl RenderSession {
     /// Starts (or restarts) the worker on the model folder `model`.
     pub fn start(&mut self, model: &Path, device: &str, precision: Precision) {
         // The old worker may be inside a render: let it finish on a thread of its own, so the UI does not wait.
+        self.retired.retain(|t| !t.is_finished());
         if let Some(old) = self.worker.take() {
-            let _ = std::thread::Builder::new().name("render-worker-stop".into()).spawn(move || drop(old));
+            // Without a thread to spare, the old worker is dropped (and waited for) here, with the closure.
+            if let Ok(t) = std::thread::Builder::new().name("render-worker-stop".into()).spawn(move || drop(old)) {
+                self.retired.push(t);
+            }
         }
         self.model_info = None;
         self.worker = Some(Worker::start(model, device, precision, self.wake.clone()));
@@ -267,4 +275,14 @@ impl RenderSession {
 /// A model folder's name for the UI.
 pub fn model_name(path: &Path) -> String {
     path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into())
+}
+
+impl Drop for RenderSession {
+    /// Stops the worker (after the render in progress) and waits for the replaced ones.
+    fn drop(&mut self) {
+        self.worker = None;
+        for t in self.retired.drain(..) {
+            let _ = t.join();
+        }
+    }
 }

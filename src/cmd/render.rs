@@ -20,7 +20,8 @@ pub struct RenderArgs {
     /// region of an object class becomes one object.
     #[arg(long, value_name = "PATH")]
     pub inst: Option<PathBuf>,
-    /// Output PNG (or folder, for a folder input). Default: <input stem>_render.png beside the input.
+    /// Output image, .png or .jpg (or a folder, for a folder input). Default: <input stem>_render.png beside the
+    /// input.
     #[arg(long, short, value_name = "PATH")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -30,7 +31,8 @@ pub struct RenderArgs {
     pub seed: u64,
     /// Fix a style: ID=K sets the pixels whose instance value is ID (an object such as 26001, or a stuff class's
     /// region such as 7) to cluster K; class:C=K sets every object of class C that has no choice of its own.
-    /// Repeatable; on top of the styles a scene .json holds.
+    /// Repeatable; on top of the styles a scene .json holds. For a single scene, an id or class the scene does not
+    /// have is an error that lists what it has; over a folder, each scene uses the choices that apply to it.
     #[arg(long = "style", value_name = "ID=K")]
     pub styles: Vec<String>,
     /// Take the styles from this photo through the model's encoder instead of the clusters.
@@ -76,7 +78,58 @@ pub fn parse_styles(values: &[String], base: StyleSpec) -> Result<StyleSpec> {
     Ok(spec)
 }
 
+/// Refuses `--style` choices the scene cannot use: a key that no pixel may hold (`99999`), and, with `scene`, an
+/// object or region the scene does not have, or a class with no objects in it. The error lists what the scene has.
+fn check_styles(values: &[String], scene: Option<&Scene>) -> Result<()> {
+    let spec = parse_styles(values, StyleSpec::default())?;
+    for &id in spec.by_id.keys() {
+        if !crate::scene::is_style_key(id) {
+            bail!(
+                "--style {id}=...: {id} is neither a class id (0..=33) nor an object id (class×1000 + k of a class \
+                 with instances, such as 26001)"
+            );
+        }
+    }
+    for &class in spec.by_class.keys() {
+        if !u8::try_from(class).is_ok_and(labels::has_instances) {
+            bail!("--style class:{class}=...: class {class} is not a class with objects (24..=33, e.g. class:car)");
+        }
+    }
+    let Some(scene) = scene else { return Ok(()) };
+    let present: std::collections::BTreeSet<u32> = scene.inst().iter().copied().collect();
+    let list = |v: Vec<u32>| {
+        let shown: Vec<String> = v.iter().take(40).map(u32::to_string).collect();
+        let more = if v.len() > 40 { format!(" and {} more", v.len() - 40) } else { String::new() };
+        if v.is_empty() { "none".to_string() } else { shown.join(", ") + &more }
+    };
+    for &id in spec.by_id.keys() {
+        if !present.contains(&id) {
+            let objects = present.iter().copied().filter(|&v| labels::is_object(v)).collect();
+            let regions = present.iter().copied().filter(|&v| !labels::is_object(v)).collect();
+            bail!(
+                "--style {id}=...: the scene has no pixel with instance value {id}; its objects are {}; its class \
+                 regions {}",
+                list(objects),
+                list(regions)
+            );
+        }
+    }
+    for &class in spec.by_class.keys() {
+        if !present.iter().any(|&v| labels::is_object(v) && labels::class_of_instance(v) == class) {
+            let mut classes: Vec<u32> =
+                present.iter().copied().filter(|&v| labels::is_object(v)).map(labels::class_of_instance).collect();
+            classes.dedup();
+            bail!(
+                "--style class:{class}=...: the scene has no object of class {class}; its object classes are {}",
+                list(classes)
+            );
+        }
+    }
+    Ok(())
+}
+
 fn read_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
+    crate::fs::check_regular(path).with_context(|| format!("cannot read photo {}", path.display()))?;
     let img = image::open(path).with_context(|| format!("cannot read photo {}", path.display()))?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     Ok((img.into_raw(), w, h))
@@ -87,7 +140,7 @@ fn read_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
 fn render_one(models: &Models, scene: &Scene, args: &RenderArgs, out: &Path) -> Result<Vec<PathBuf>> {
     let r: &Renderer = &models.full;
     let spec = parse_styles(&args.styles, scene_styles(scene, args.seed))?;
-    let write = |path: &Path, rgb: &[u8], size| crate::fs::write_rgb_png(path, rgb, size);
+    let write = |path: &Path, rgb: &[u8], size| crate::fs::write_rgb_image(path, rgb, size);
     if args.preview {
         let p = models.render_preview(scene, &spec)?;
         write(out, &p.rgb, (p.width, p.height))?;
@@ -136,6 +189,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             eprintln!("{w}");
         }
     };
+    // Style keys no pixel may hold are wrong for any scene; for a single scene, so are ids it does not have.
+    check_styles(&args.styles, None)?;
     if args.input.is_dir() {
         let mut inputs: Vec<PathBuf> = std::fs::read_dir(&args.input)
             .with_context(|| format!("cannot list {}", args.input.display()))?
@@ -157,7 +212,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             let scene = open_scene(input, inst.as_deref())?;
             warn(&scene);
             let name = input.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
-            render_one(&models, &scene, args, &out_dir.join(format!("{name}.png")))?;
+            render_one(&models, &scene, args, &out_dir.join(format!("{name}.png")))
+                .with_context(|| format!("cannot render {}", input.display()))?;
             bar.inc(1);
         }
         bar.finish();
@@ -165,12 +221,15 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         return Ok(());
     }
     let scene = open_scene(&args.input, args.inst.as_deref())?;
+    check_styles(&args.styles, Some(&scene))?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args.input.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
         args.input.with_file_name(format!("{stem}_render.png"))
     });
     warn(&scene);
-    for p in render_one(&models, &scene, args, &out)? {
+    for p in
+        render_one(&models, &scene, args, &out).with_context(|| format!("cannot render {}", args.input.display()))?
+    {
         println!("wrote {}", p.display());
     }
     Ok(())

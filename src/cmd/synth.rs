@@ -47,7 +47,7 @@ pub struct SynthArgs {
 pub fn run(args: &SynthArgs) -> Result<()> {
     let cfg = SynthConfig { width: args.width, height: args.height, seed: args.seed, texture_seed: args.texture_seed };
     cfg.validate()?;
-    if args.train + args.test == 0 {
+    if args.train == 0 && args.test == 0 {
         bail!("nothing to do: --train and --test are both 0");
     }
     let mut pool = rayon::ThreadPoolBuilder::new();

@@ -201,15 +201,18 @@ impl TrainArgs {
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let dir = args.checkpoints_dir.join(&args.name);
-    let start = if args.continue_train && has_checkpoint(&dir) {
+    let start = if args.continue_train {
+        if !has_checkpoint(&dir) {
+            bail!(
+                "--continue-train: {} holds no checkpoint ({STATE_FILE}) to resume (check --name and \
+                 --checkpoints-dir); to start a new run there, leave out --continue-train and give --dataroot",
+                dir.display()
+            );
+        }
         Start::Resume { dataroot: args.dataroot.clone() }
     } else {
         let Some(dataroot) = args.dataroot.clone() else {
-            bail!(
-                "--continue-train: {} holds no checkpoint ({STATE_FILE}) to resume; pass --dataroot (and the model's \
-                 options) to start a new run there",
-                dir.display()
-            );
+            bail!("--dataroot is needed to start a new run in {}", dir.display());
         };
         let cfg = args.model.build(None)?;
         let opts = args.train_options(&cfg, dataroot);

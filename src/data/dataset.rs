@@ -443,6 +443,7 @@ impl Dataset {
 
 fn decode(path: &Path) -> Result<DynamicImage, DataError> {
     let err = |source| DataError::Decode { file: path.to_path_buf(), source };
+    crate::fs::check_regular(path).map_err(|e| err(image::ImageError::IoError(e)))?;
     image::ImageReader::open(path)
         .map_err(|e| err(image::ImageError::IoError(e)))?
         .with_guessed_format()

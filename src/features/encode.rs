@@ -21,16 +21,24 @@ pub enum EncoderError {
     Data(#[from] DataError),
     #[error("{name}: encoding needs the photos of the data set, and this sample has none")]
     NoPhoto { name: String },
+    #[error("{what}: {message}")]
+    Torch { what: String, message: String },
 }
 
 /// E of the model in `dir`, with its weights, on `device`.
 pub fn open_encoder(dir: &Path, cfg: &ModelConfig, device: Device) -> Result<(nn::VarStore, Encoder), EncoderError> {
     let file = checkpoint::find_weights(dir, "E").ok_or_else(|| EncoderError::NoEncoder { dir: dir.to_path_buf() })?;
-    let (vs, enc) = crate::model::with_seed(0, || {
-        let vs = nn::VarStore::new(device);
-        let enc = Encoder::new(&vs.root(), cfg);
-        (vs, enc)
-    });
+    let (vs, enc) = crate::model::memory::guard(|| {
+        crate::model::with_seed(0, || {
+            let vs = nn::VarStore::new(device);
+            let enc = Encoder::new(&vs.root(), cfg);
+            (vs, enc)
+        })
+    })
+    .map_err(|message| EncoderError::Torch {
+        what: format!("cannot build the encoder for {}", file.display()),
+        message,
+    })?;
     checkpoint::load_var_store(&vs, &file, |_| false)?;
     Ok((vs, enc))
 }
@@ -75,8 +83,12 @@ pub fn encode_regions(
         let ids = if cfg.label_feat { &batch.label } else { batch.inst.as_ref().unwrap_or(&batch.label) };
         let ids = ids.to_device(device);
         let (_, _, h, w) = image.size4().expect("[1, 3, H, W]");
-        let feat = tch::no_grad(|| enc.forward(&image, &ids));
-        for (id, count, feature, mean_rgb) in regions_of(&feat, &ids, &image) {
+        let found = crate::model::memory::guard(|| {
+            let feat = tch::no_grad(|| enc.forward(&image, &ids));
+            regions_of(&feat, &ids, &image)
+        })
+        .map_err(|message| EncoderError::Torch { what: format!("cannot encode {}", name()), message })?;
+        for (id, count, feature, mean_rgb) in found {
             // The reference keeps regions covering more than 1/64 of the image.
             if (count as f64) / ((h * w) as f64) <= MIN_REGION_FRACTION {
                 continue;

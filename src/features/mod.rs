@@ -59,7 +59,7 @@ pub enum ClustersError {
 impl Clusters {
     pub fn load(path: &Path) -> Result<Self, ClustersError> {
         let p = || path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ClustersError::Read { path: p(), source })?;
+        let text = crate::fs::read_to_string(path).map_err(|source| ClustersError::Read { path: p(), source })?;
         let c: Self = serde_json::from_str(&text).map_err(|source| ClustersError::Parse { path: p(), source })?;
         if c.version != CLUSTERS_VERSION {
             return Err(ClustersError::Version { path: p(), got: c.version });

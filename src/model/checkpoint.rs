@@ -58,7 +58,7 @@ pub fn find_weights(dir: &Path, net: &str) -> Option<PathBuf> {
 /// so that the error says what is wrong (missing, empty, legacy format, truncated) instead of a LibTorch trace.
 pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
     let p = || path.to_path_buf();
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+    let meta = crate::fs::check_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CheckpointError::NotFound { path: p() },
         _ => CheckpointError::Io { path: p(), source: e },
     })?;

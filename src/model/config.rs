@@ -109,7 +109,26 @@ pub enum ConfigError {
     Parse { path: String, source: serde_json::Error },
     #[error("invalid model config: {0}")]
     Invalid(String),
+    #[error("model config {path}: {msg}")]
+    InvalidIn { path: String, msg: String },
+    #[error("model config {path}: {key:?}: {msg}")]
+    BadField { path: String, key: String, msg: String },
+    #[error(
+        "model config {path} is not a JSON object of model options (found {found}); \
+         `pix2pixhd info --preset label2city_512p` prints one"
+    )]
+    NotAnObject { path: String, found: &'static str },
+    #[error(
+        "model config {path} lacks {fields}: each option that shapes a network must be given, since a default would \
+         silently build another network than the weights were trained with (`pix2pixhd info --model DIR` prints a \
+         run's full configuration, `pix2pixhd info --preset label2city_512p` a preset's)"
+    )]
+    Missing { path: String, fields: String },
 }
+
+/// Options a config file may leave out: they came after the first files were written, and their default is what
+/// those files meant.
+const OPTIONAL_KEYS: [&str; 2] = ["encoder_downsample", "norm"];
 
 impl ModelConfig {
     pub fn preset(p: Preset) -> Self {
@@ -191,8 +210,25 @@ impl ModelConfig {
                 self.n_local_enhancers
             )));
         }
-        if self.n_downsample_global + self.n_local_enhancers > 12 {
+        if self.n_downsample_global.saturating_add(self.n_local_enhancers.max(0)) > 12 {
             return Err(ConfigError::Invalid("more than 12 halvings of the input".into()));
+        }
+        // Far beyond any published network; past these a build would take hours or a value would overflow.
+        let at_most = [
+            ("n_blocks_global", self.n_blocks_global, 1000),
+            ("n_blocks_local", self.n_blocks_local, 1000),
+            ("n_downsample_e", self.n_downsample_e, 12),
+            ("encoder_downsample", self.encoder_downsample, 1 << 12),
+            ("feat_num", self.feat_num, 4096),
+            ("num_d", self.num_d, 16),
+            ("n_layers_d", self.n_layers_d, 16),
+            ("input_nc", self.input_nc, 4096),
+            ("output_nc", self.output_nc, 4096),
+        ];
+        for (name, v, max) in at_most {
+            if v > max {
+                return Err(ConfigError::Invalid(format!("{name} must be at most {max}, got {v}")));
+            }
         }
         if self.instance_feat && self.label_feat {
             return Err(ConfigError::Invalid("choose one of instance_feat and label_feat".into()));
@@ -200,12 +236,49 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// Reads a `config.json`: a JSON object holding every option (but those in [`OPTIONAL_KEYS`]), each valid.
+    /// Every error names the file and the field.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        let cfg: Self = serde_json::from_str(&text)
-            .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
-        cfg.validate()?;
+        let p = || path.display().to_string();
+        let text = crate::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p(), source })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ConfigError::Parse { path: p(), source })?;
+        let Some(object) = value.as_object() else {
+            let found = match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            return Err(ConfigError::NotAnObject { path: p(), found });
+        };
+        let cfg: Self = serde_json::from_value(value.clone()).map_err(|source| {
+            // Name the field: the first one that does not read on its own.
+            let bad = object.iter().find_map(|(k, v)| {
+                let one = serde_json::Value::Object([(k.clone(), v.clone())].into_iter().collect());
+                serde_json::from_value::<Self>(one).err().map(|e| (k.clone(), e.to_string()))
+            });
+            match bad {
+                Some((key, msg)) => ConfigError::BadField { path: p(), key, msg },
+                None => ConfigError::Parse { path: p(), source },
+            }
+        })?;
+        let all = serde_json::to_value(Self::default()).expect("ModelConfig always serialises");
+        let missing: Vec<&str> = all
+            .as_object()
+            .expect("a struct serialises to an object")
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !object.contains_key(*k) && !OPTIONAL_KEYS.contains(k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing { path: p(), fields: missing.join(", ") });
+        }
+        cfg.validate().map_err(|e| match e {
+            ConfigError::Invalid(msg) => ConfigError::InvalidIn { path: p(), msg },
+            other => other,
+        })?;
         Ok(cfg)
     }
 
@@ -248,6 +321,40 @@ mod tests {
         // Config files written before encoder_downsample existed keep E at full size.
         assert_eq!(partial.encoder_downsample, 1);
         assert!(serde_json::from_str::<ModelConfig>(r#"{"ngff": 32}"#).is_err());
+    }
+
+    #[test]
+    fn a_config_file_names_itself_and_its_bad_or_missing_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ModelConfig::load(&path).map_err(|e| e.to_string())
+        };
+        let full: serde_json::Value = serde_json::from_str(&ModelConfig::default().to_json()).unwrap();
+        let with = |key: &str, v: serde_json::Value| {
+            let mut o = full.clone();
+            match v {
+                serde_json::Value::Null => o.as_object_mut().unwrap().remove(key),
+                v => o.as_object_mut().unwrap().insert(key.into(), v),
+            };
+            o.to_string()
+        };
+        assert_eq!(load(&full.to_string()).unwrap(), ModelConfig::default());
+        let old = with("encoder_downsample", serde_json::Value::Null);
+        assert_eq!(load(&old).unwrap().encoder_downsample, 1, "files from before encoder_downsample still read");
+        for (text, want) in [
+            ("[]".to_string(), "not a JSON object"),
+            ("{}".to_string(), "lacks"),
+            (with("ngf", serde_json::Value::Null), "lacks ngf"),
+            (with("net_g", serde_json::Value::Null), "lacks net_g"),
+            (with("ngf", 0.into()), "ngf must be positive"),
+            (with("ngf", "x".into()), "\"ngf\": invalid type"),
+            (with("ngff", 3.into()), "unknown field `ngff`"),
+        ] {
+            let err = load(&text).unwrap_err();
+            assert!(err.contains(&path.display().to_string()) && err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod encoder;
 pub mod generator;
 pub mod layers;
 pub mod loss;
+pub mod memory;
 pub mod precision;
 pub mod runtime;
 pub mod torch_info;

@@ -25,8 +25,16 @@ pub enum ModelError {
     NoConfig { dir: PathBuf },
     #[error("model folder {dir} has no generator weights ({G_STEM}.safetensors, .pth or .pt)")]
     NoWeights { dir: PathBuf },
-    #[error("CUDA was asked for but is not available (LibTorch reports no CUDA device)")]
-    NoCuda,
+    #[error(transparent)]
+    TooBig(#[from] super::memory::TooBig),
+    #[error("cannot build the network: {0}")]
+    Torch(String),
+    #[error("--device {0}: CUDA was asked for but is not available (LibTorch reports no CUDA device)")]
+    NoCuda(String),
+    #[error("--device {0:?} is not a device; expected cpu, cuda, cuda:N (N = 0, 1, ...) or auto")]
+    UnknownDevice(String),
+    #[error("--device {name}: this machine has {count} CUDA device(s), numbered from 0")]
+    NoSuchCuda { name: String, count: usize },
 }
 
 /// Where a model's pieces are: its configuration (if a file holds it) and G's weights (if any).
@@ -82,18 +90,39 @@ impl ResolvedModel {
     }
 }
 
-/// Resolves `auto` to CUDA when LibTorch sees a GPU; refuses `cuda` when it does not.
-pub fn pick_device(name: &str) -> Result<Device, ModelError> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "auto" => Ok(Device::cuda_if_available()),
-        _ => {
-            if !tch::Cuda::is_available() {
-                return Err(ModelError::NoCuda);
+/// What a `--device` value asks for: `None` for auto, else CPU or a CUDA device index.
+pub fn parse_device(name: &str) -> Result<Option<Device>, ModelError> {
+    let unknown = || ModelError::UnknownDevice(name.to_string());
+    match name.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(None),
+        "cpu" => Ok(Some(Device::Cpu)),
+        "cuda" => Ok(Some(Device::Cuda(0))),
+        other => {
+            let idx = other.strip_prefix("cuda:").ok_or_else(unknown)?;
+            if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(unknown());
             }
-            let idx = name.strip_prefix("cuda:").and_then(|i| i.parse().ok()).unwrap_or(0);
-            Ok(Device::Cuda(idx))
+            Ok(Some(Device::Cuda(idx.parse().map_err(|_| unknown())?)))
         }
+    }
+}
+
+/// Resolves `auto` to CUDA when LibTorch sees a GPU; refuses `cuda` when it does not, an index it does not have,
+/// and any other string (with the forms it takes).
+pub fn pick_device(name: &str) -> Result<Device, ModelError> {
+    match parse_device(name)? {
+        None => Ok(Device::cuda_if_available()),
+        Some(Device::Cuda(i)) => {
+            if !tch::Cuda::is_available() {
+                return Err(ModelError::NoCuda(name.to_string()));
+            }
+            let count = tch::Cuda::device_count().max(0) as usize;
+            if i >= count {
+                return Err(ModelError::NoSuchCuda { name: name.to_string(), count });
+            }
+            Ok(Device::Cuda(i))
+        }
+        Some(d) => Ok(d),
     }
 }
 
@@ -113,13 +142,22 @@ impl std::fmt::Debug for GeneratorModel {
 
 impl GeneratorModel {
     /// G with the reference's random initialisation, seeded.
+    /// A configuration whose weights cannot fit in the memory free is refused before anything is allocated.
     pub fn random(cfg: &ModelConfig, device: Device, seed: i64) -> Result<Self, ModelError> {
         cfg.validate()?;
-        let (vs, net) = super::with_seed(seed, || {
-            let vs = nn::VarStore::new(device);
-            let net = Generator::new(&vs.root(), cfg);
-            (vs, net)
-        });
+        let what = || {
+            let params = super::memory::generator_params(cfg);
+            format!("a generator with ngf {} ({:.2e} parameters)", cfg.ngf, params)
+        };
+        super::memory::check_fits(what, super::memory::generator_bytes(cfg), device)?;
+        let (vs, net) = super::memory::guard(|| {
+            super::with_seed(seed, || {
+                let vs = nn::VarStore::new(device);
+                let net = Generator::new(&vs.root(), cfg);
+                (vs, net)
+            })
+        })
+        .map_err(ModelError::Torch)?;
         Ok(Self { cfg: cfg.clone(), vs, net, precision: Precision::Fp32 })
     }
 
@@ -152,5 +190,22 @@ impl GeneratorModel {
 
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         checkpoint::save_var_store(&self.vs, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_strings_are_parsed_strictly() {
+        assert_eq!(parse_device("auto").unwrap(), None);
+        assert_eq!(parse_device("cpu").unwrap(), Some(Device::Cpu));
+        assert_eq!(parse_device("CUDA").unwrap(), Some(Device::Cuda(0)));
+        assert_eq!(parse_device("cuda:3").unwrap(), Some(Device::Cuda(3)));
+        for bad in ["tpu", "", "cuda:", "cuda:-1", "cuda:x", "gpu", "cuda:1:2"] {
+            let err = parse_device(bad).unwrap_err().to_string();
+            assert!(err.contains("cpu, cuda, cuda:N") && err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
     }
 }

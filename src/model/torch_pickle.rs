@@ -367,6 +367,39 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// The most elements one tensor of a weight file may hold (8 GB of float32): no pix2pixHD network has a tensor
+/// near it, and a copy of a crafted view beyond it would exhaust memory.
+pub const MAX_TENSOR_ELEMENTS: i128 = 1 << 31;
+
+/// Whether a view (offset, sizes, strides) fits a storage of `numel` elements: sizes, strides and offset not
+/// negative, every element it touches inside the storage, and no more elements than the storage holds (a
+/// stride-0 view such as `torch.zeros(1).expand(2**20, 2**20)` touches one element but copies to 2^40) nor than
+/// [`MAX_TENSOR_ELEMENTS`].
+fn check_view(t: &TensorRef, numel: i64) -> Result<(), String> {
+    if t.size.len() != t.stride.len() {
+        return Err(format!("has {} sizes but {} strides", t.size.len(), t.stride.len()));
+    }
+    if t.offset < 0 || t.size.iter().chain(&t.stride).any(|&v| v < 0) {
+        return Err(format!("has a negative size, stride or offset ({:?}, {:?}, {})", t.size, t.stride, t.offset));
+    }
+    let elements: i128 = t.size.iter().map(|&s| i128::from(s)).product();
+    if elements > MAX_TENSOR_ELEMENTS {
+        return Err(format!("has {elements} elements, more than a weight file may hold ({MAX_TENSOR_ELEMENTS})"));
+    }
+    if elements == 0 {
+        return Ok(());
+    }
+    if elements > i128::from(numel) {
+        return Err(format!("has {elements} elements but its storage only {numel}"));
+    }
+    let last = i128::from(t.offset)
+        + t.size.iter().zip(&t.stride).map(|(&s, &st)| i128::from(s - 1) * i128::from(st)).sum::<i128>();
+    if last >= i128::from(numel) {
+        return Err(format!("reaches element {last} of a storage of {numel}"));
+    }
+    Ok(())
+}
+
 /// Every top-level `name -> tensor` entry of a zip-format `torch.save` file, in file order. A dict that wraps the
 /// weights under `state_dict` (as training scripts often save) is unwrapped.
 pub fn read_torch_zip(path: &Path) -> Result<Vec<(String, Tensor)>, PickleError> {
@@ -408,14 +441,8 @@ pub fn read_torch_zip(path: &Path) -> Result<Vec<(String, Tensor)>, PickleError>
             storages.insert(t.key.clone(), s);
         }
         let storage = &storages[&t.key];
-        // The furthest element the view touches must lie inside the storage.
-        let last: i64 = t.offset + t.size.iter().zip(&t.stride).map(|(s, st)| (s - 1).max(0) * st).sum::<i64>();
-        if t.size.iter().all(|&s| s > 0) && last >= storage.numel() as i64 {
-            return Err(PickleError::Storage {
-                key: t.key.clone(),
-                msg: format!("tensor {name} reaches element {last} of a storage of {}", storage.numel()),
-            });
-        }
+        check_view(&t, storage.numel() as i64)
+            .map_err(|msg| PickleError::Storage { key: t.key.clone(), msg: format!("tensor {name} {msg}") })?;
         let view = storage
             .f_as_strided(&t.size, &t.stride, t.offset)
             .map_err(|e| PickleError::Storage { key: t.key.clone(), msg: e.to_string() })?;

@@ -20,6 +20,7 @@ use crate::features::encode::open_encoder;
 use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
 use crate::model::checkpoint::{self, CheckpointError};
 use crate::model::encoder::Encoder;
+use crate::model::memory;
 use crate::model::runtime::{GeneratorModel, ModelError, Precision, ResolvedModel};
 use crate::scene::Scene;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,14 @@ pub enum RenderError {
     Style(#[from] StyleError),
     #[error(transparent)]
     Encoder(#[from] crate::features::encode::EncoderError),
+    #[error(transparent)]
+    TooBig(#[from] crate::model::memory::TooBig),
+    #[error("the maps hold {label} label and {inst} instance values, not the {w}×{h} a render was asked for")]
+    MapSize { label: usize, inst: usize, w: usize, h: usize },
+    #[error("model {}: {error}", path.display())]
+    InModel { path: PathBuf, error: ModelError },
+    #[error("rendering failed: {0}")]
+    Torch(String),
     #[error("the model has no generator weights; give --model a run folder or a weight file")]
     NoWeights,
     #[error(
@@ -68,6 +77,11 @@ pub enum RenderError {
     PhotoSize { got: usize, w: usize, h: usize },
     #[error("preview model {}: {source}", dir.display())]
     Preview { dir: PathBuf, source: Box<RenderError> },
+    #[error(
+        "{}: feat_num is {got} but the model's configuration has feat_num {want}; the clusters are of another \
+         model (run `pix2pixhd encode` on this model's folder)", path.display()
+    )]
+    ClustersFeatNum { path: PathBuf, got: usize, want: i64 },
     #[error("style thumbnails need a model with clusters.json; run `pix2pixhd encode` on its run folder")]
     NoClusters,
     #[error("there is no object {id} in the instance map")]
@@ -112,7 +126,13 @@ impl Renderer {
     /// Loads G (and, for a model with features, E and `clusters.json` from the same folder).
     pub fn open(model: &ResolvedModel, device: Device, precision: Precision) -> Result<Self, RenderError> {
         let weights = model.files.g_weights.as_ref().ok_or(RenderError::NoWeights)?;
-        let (mut g, _) = GeneratorModel::load(&model.cfg, weights, device)?;
+        let (mut g, _) = GeneratorModel::load(&model.cfg, weights, device).map_err(|e| match e {
+            // Errors of the configuration as a whole: say which model they are about.
+            ModelError::TooBig(_) | ModelError::Torch(_) => {
+                RenderError::InModel { path: model.files.config.clone().unwrap_or_else(|| weights.clone()), error: e }
+            }
+            e => e.into(),
+        })?;
         g.set_precision(precision);
         let dir = model.dir().unwrap_or(Path::new(".")).to_path_buf();
         let (mut e, mut clusters) = (None, None);
@@ -122,7 +142,15 @@ impl Renderer {
             }
             let c = dir.join(CLUSTERS_FILE);
             if c.is_file() {
-                clusters = Some(Clusters::load(&c)?);
+                let loaded = Clusters::load(&c)?;
+                if loaded.feat_num as i64 != model.cfg.feat_num {
+                    return Err(RenderError::ClustersFeatNum {
+                        path: c,
+                        got: loaded.feat_num,
+                        want: model.cfg.feat_num,
+                    });
+                }
+                clusters = Some(loaded);
             }
             if e.is_none() && clusters.is_none() {
                 return Err(RenderError::NoStyleSource);
@@ -152,9 +180,30 @@ impl Renderer {
         photo: Option<&[u8]>,
     ) -> Result<Vec<u8>, RenderError> {
         let cfg = &self.g.cfg;
+        if w == 0 || h == 0 || label.len() != w * h || inst.len() != w * h {
+            return Err(RenderError::MapSize { label: label.len(), inst: inst.len(), w, h });
+        }
         let base = cfg.size_base() as usize;
         // The residual blocks reflect-pad by 1 at 1/base of the size, which needs at least 2 pixels there.
         let (pw, ph) = (round_up(w, base).max(2 * base), round_up(h, base).max(2 * base));
+        let device = self.device();
+        let elt = self.g.precision.kind().elt_size_in_bytes();
+        let need = memory::render_bytes(cfg, pw, ph, elt);
+        memory::check_fits(|| format!("rendering {w}×{h} with this model (ngf {})", cfg.ngf), need, device)?;
+        memory::guard(|| self.render_padded(label, inst, (w, h), (pw, ph), styles, photo))
+            .map_err(RenderError::Torch)?
+    }
+
+    fn render_padded(
+        &self,
+        label: &[u8],
+        inst: &[u32],
+        (w, h): (usize, usize),
+        (pw, ph): (usize, usize),
+        styles: &StyleSpec,
+        photo: Option<&[u8]>,
+    ) -> Result<Vec<u8>, RenderError> {
+        let cfg = &self.g.cfg;
         let label_p = pad_edge(label, w, h, 1, pw, ph);
         let inst_p = pad_edge(inst, w, h, 1, pw, ph);
         let device = self.device();

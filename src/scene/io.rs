@@ -179,7 +179,7 @@ impl Scene {
 
     /// Reads a scene JSON (see the module docs for the format).
     pub fn load_json(path: &Path) -> Result<Scene, SceneError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read { path: path.into(), source })?;
+        let text = crate::fs::read_to_string(path).map_err(|source| SceneError::Read { path: path.into(), source })?;
         if let Ok(probe) = serde_json::from_str::<VersionProbe>(&text)
             && probe.version != SCENE_FORMAT_VERSION
         {
@@ -303,7 +303,7 @@ fn encode(img: Option<DynamicImage>, path: &Path) -> Result<Vec<u8>, SceneError>
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SceneError> {
-    std::fs::read(path).map_err(|source| SceneError::Read { path: path.into(), source })
+    crate::fs::read(path).map_err(|source| SceneError::Read { path: path.into(), source })
 }
 
 /// The bytes of a map a scene JSON names, and the name its errors should carry: the resolved file, or

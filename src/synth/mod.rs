@@ -43,7 +43,7 @@ use std::path::PathBuf;
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// What every scene of a data set shares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SynthConfig {
     pub width: u32,
     pub height: u32,
@@ -162,8 +162,19 @@ impl Scene {
 pub enum SynthError {
     #[error("image size {width}x{height} is not supported: each side must be {MIN_SIDE}..={MAX_SIDE} pixels")]
     BadSize { width: u32, height: u32 },
-    #[error("{} already holds files; refusing to mix data sets (pass --force to replace its scenes)", dir.display())]
+    #[error(
+        "{} already holds files of another data set (or of a run whose arguments were not recorded); refusing to \
+         mix data sets (pass --force to replace its scenes; a run stopped part-way goes on when run again with the \
+         same arguments)", dir.display()
+    )]
     NotEmpty { dir: PathBuf },
+    #[error("{train} + {test} scenes is more than this program can count")]
+    TooMany { train: usize, test: usize },
+    #[error(
+        "{n} scenes of {width}×{height} need about {} on disk (about {} each); {} has {} free",
+        crate::fs::gb(*need), crate::fs::gb(*each), dir.display(), crate::fs::gb(*free)
+    )]
+    NoSpace { n: u128, width: u32, height: u32, need: u64, each: u64, dir: PathBuf, free: u64 },
     #[error("cannot write {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]

@@ -14,6 +14,9 @@ fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     for sub in fs::read_dir(dir).unwrap() {
         let sub = sub.unwrap().path();
+        if !sub.is_dir() {
+            continue;
+        }
         for f in fs::read_dir(&sub).unwrap() {
             let f = f.unwrap().path();
             out.insert(f.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&f).unwrap());
@@ -277,7 +280,12 @@ fn pngs_read_back_with_cityscapes_bit_depths() {
     assert_eq!(meta, scene.meta);
     // No temporary files left behind.
     for sub in fs::read_dir(dir.path()).unwrap() {
-        for f in fs::read_dir(sub.unwrap().path()).unwrap() {
+        let sub = sub.unwrap().path();
+        if sub.is_file() {
+            assert!(sub.ends_with(super::write::MANIFEST), "stray file {sub:?}");
+            continue;
+        }
+        for f in fs::read_dir(sub).unwrap() {
             let name = f.unwrap().file_name();
             assert!(is_scene_file(&name.to_string_lossy()), "stray file {name:?}");
         }
@@ -300,6 +308,40 @@ fn refuses_non_empty_split_folders_unless_forced() {
     assert!(!dir.path().join("train_img/00002.png").exists(), "stale scene from the larger run survived");
     assert!(dir.path().join("train_img/00001.png").exists());
     assert!(dir.path().join("train_img/notes.txt").exists(), "--force must only remove scene files");
+}
+
+#[test]
+fn a_run_stopped_part_way_goes_on_when_run_again_with_the_same_arguments() {
+    let (whole, part) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = WriteOptions::default();
+    write_dataset(whole.path(), 3, 2, &TINY, &opts).unwrap();
+    write_dataset(part.path(), 3, 2, &TINY, &opts).unwrap();
+    // What a kill leaves: a scene whose photo and instance map were written but not its label map, one not
+    // started, and a temporary file of the killed process.
+    fs::remove_file(part.path().join("train_label/00001.png")).unwrap();
+    for kind in ["label", "inst", "img", "meta"] {
+        let ext = if kind == "meta" { "json" } else { "png" };
+        fs::remove_file(part.path().join(format!("test_{kind}/00001.{ext}"))).unwrap();
+    }
+    fs::write(part.path().join("train_label/.00001.png.4194303-0.tmp"), b"half").unwrap();
+    fs::write(part.path().join("train_img/00002.png"), b"garbage: the label map of 00002 is still there").unwrap();
+    fs::remove_file(part.path().join("train_label/00002.png")).unwrap();
+    write_dataset(part.path(), 3, 2, &TINY, &opts).unwrap();
+    assert_eq!(files_under(part.path()), files_under(whole.path()), "the rerun completes the data set exactly");
+    // Other arguments are another data set: refused, as before.
+    let err = write_dataset(part.path(), 4, 2, &TINY, &opts).unwrap_err();
+    assert!(matches!(err, SynthError::NotEmpty { .. }), "{err}");
+}
+
+#[test]
+fn counts_that_cannot_be_counted_or_stored_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = WriteOptions::default();
+    let err = write_dataset(dir.path(), usize::MAX, 1, &TINY, &opts).unwrap_err();
+    assert!(matches!(err, SynthError::TooMany { .. }), "{err}");
+    let err = write_dataset(dir.path(), 1 << 50, 0, &TINY, &opts).unwrap_err().to_string();
+    assert!(err.contains("on disk") && err.contains("free") && err.contains("each"), "{err}");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
 }
 
 #[test]

@@ -26,10 +26,26 @@ pub struct DatasetSummary {
 
 const KINDS: [&str; 4] = ["label", "inst", "img", "meta"];
 
+/// What a data set folder was made with, kept in it as [`MANIFEST`] so that a run stopped part-way can go on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    config: SynthConfig,
+    train: usize,
+    test: usize,
+}
+
+/// The hidden file in the data set folder that records the arguments it was made with.
+pub const MANIFEST: &str = ".synth.json";
+
 /// Writes `n_train` + `n_test` scenes under `out` in the pix2pixHD layout: `{train,test}_label/NNNNN.png` (8-bit ids),
 /// `_inst/` (16-bit ids), `_img/` (RGB) and `_meta/NNNNN.json` (sidecars). Training scene `i` is scene index `i`, test
-/// scene `i` is index [`TEST_INDEX_BASE`]` + i`. Scenes are generated in parallel on the current rayon pool; each
-/// file is written atomically (temporary file, then rename).
+/// scene `i` is index [`TEST_INDEX_BASE`]` + i`. Scenes are generated in parallel on the current rayon pool, without
+/// a list of them in memory.
+///
+/// Each file is written atomically (temporary file, then rename), a scene's label map last, so a label map is never
+/// without its photo. A folder that already holds the first part of the same data set (same arguments, recorded in
+/// [`MANIFEST`]) is completed: scenes whose files are all there are kept. A data set the disk cannot hold is refused
+/// before anything is written, with the estimate.
 pub fn write_dataset(
     out: &Path,
     n_train: usize,
@@ -38,6 +54,38 @@ pub fn write_dataset(
     opts: &WriteOptions,
 ) -> Result<DatasetSummary, SynthError> {
     cfg.validate()?;
+    let total = n_train.checked_add(n_test).ok_or(SynthError::TooMany { train: n_train, test: n_test })?;
+    let manifest = Manifest { config: *cfg, train: n_train, test: n_test };
+    let manifest_path = out.join(MANIFEST);
+    let resume = !opts.force
+        && crate::fs::read_to_string(&manifest_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+            .is_some_and(|m| m == manifest);
+
+    // The disk must hold what is still to write: measured on the first scene, encoded in memory.
+    let first = if n_train > 0 { 0 } else { TEST_INDEX_BASE };
+    let each: u64 = encode_scene(Path::new(""), "train", "0", &generate_scene(cfg, first))?
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .sum::<u64>()
+        + 4 * 4096;
+    let need = u128::from(each) * total as u128;
+    if let Some(free) = crate::fs::free_disk_bytes(out)
+        && need > u128::from(free)
+        && !resume
+    {
+        return Err(SynthError::NoSpace {
+            n: total as u128,
+            width: cfg.width,
+            height: cfg.height,
+            need: need.min(u128::from(u64::MAX)) as u64,
+            each,
+            dir: out.to_path_buf(),
+            free,
+        });
+    }
+
     let splits = [("train", n_train, 0u64), ("test", n_test, TEST_INDEX_BASE)];
     let mut folders = Vec::new();
     for &(phase, n, _) in &splits {
@@ -46,17 +94,14 @@ pub fn write_dataset(
         }
         for kind in KINDS {
             let dir = out.join(format!("{phase}_{kind}"));
-            prepare_dir(&dir, opts.force)?;
+            prepare_dir(&dir, opts.force || resume, resume)?;
             folders.push(dir);
         }
     }
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+    crate::fs::write_bytes(&manifest_path, &json)?;
 
-    let mut jobs = Vec::new();
-    for &(phase, n, base) in &splits {
-        let digits = n.saturating_sub(1).to_string().len().max(5);
-        jobs.extend((0..n).map(|i| (phase, format!("{i:0digits$}"), base + i as u64)));
-    }
-    let pb = if opts.show_progress { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
+    let pb = if opts.show_progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     pb.set_style(
         ProgressStyle::with_template(
             "{spinner} synth [{elapsed_precise}] [{bar:36}] {pos}/{len} scenes  {rate}  ETA {eta}",
@@ -67,9 +112,18 @@ pub fn write_dataset(
         })
         .progress_chars("=> "),
     );
-    jobs.par_iter().try_for_each(|(phase, stem, index)| {
-        let scene = generate_scene(cfg, *index);
-        write_scene(out, phase, stem, &scene)?;
+    (0..total).into_par_iter().try_for_each(|j| {
+        let (phase, i, n, base) =
+            if j < n_train { ("train", j, n_train, 0) } else { ("test", j - n_train, n_test, TEST_INDEX_BASE) };
+        let digits = n.saturating_sub(1).to_string().len().max(5);
+        let stem = format!("{i:0digits$}");
+        let files = scene_paths(out, phase, &stem);
+        if !(resume && files.iter().all(|p| p.is_file())) {
+            let scene = generate_scene(cfg, base + i as u64);
+            for (path, bytes) in encode_scene(out, phase, &stem, &scene)? {
+                crate::fs::write_bytes(&path, &bytes)?;
+            }
+        }
         pb.inc(1);
         Ok::<(), SynthError>(())
     })?;
@@ -83,12 +137,17 @@ pub(super) fn is_scene_file(name: &str) -> bool {
     stem.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn prepare_dir(dir: &Path, force: bool) -> Result<(), SynthError> {
+/// Makes `dir`; one that holds files is refused unless `replace` (its scene files are removed) or `keep` (a run
+/// with the same arguments goes on).
+fn prepare_dir(dir: &Path, replace: bool, keep: bool) -> Result<(), SynthError> {
     let io_err = |source| SynthError::Io { path: dir.to_path_buf(), source };
-    if dir.is_dir() {
+    if keep {
+        crate::fs::clean_stale_temps(dir);
+    }
+    if dir.is_dir() && !keep {
         let entries: Vec<_> = fs::read_dir(dir).map_err(io_err)?.collect::<Result<_, _>>().map_err(io_err)?;
         if !entries.is_empty() {
-            if !force {
+            if !replace {
                 return Err(SynthError::NotEmpty { dir: dir.to_path_buf() });
             }
             for e in entries {
@@ -104,24 +163,30 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<(), SynthError> {
     fs::create_dir_all(dir).map_err(io_err)
 }
 
-fn write_scene(out: &Path, phase: &str, stem: &str, scene: &Scene) -> Result<(), SynthError> {
+/// A scene's four files, the label map last: it is written last, so that its presence means the scene is whole.
+fn scene_paths(out: &Path, phase: &str, stem: &str) -> [PathBuf; 4] {
     let png = |kind: &str| out.join(format!("{phase}_{kind}")).join(format!("{stem}.png"));
-    let (p_label, p_inst, p_img) = (png("label"), png("inst"), png("img"));
-    let p_meta = out.join(format!("{phase}_meta")).join(format!("{stem}.json"));
+    [out.join(format!("{phase}_meta")).join(format!("{stem}.json")), png("img"), png("inst"), png("label")]
+}
 
-    let encode = |path: &Path, f: &dyn Fn(PngEncoder<&mut Vec<u8>>) -> image::ImageResult<()>| {
+/// A scene's files and their bytes, in the order [`scene_paths`] gives.
+fn encode_scene(out: &Path, phase: &str, stem: &str, scene: &Scene) -> Result<Vec<(PathBuf, Vec<u8>)>, SynthError> {
+    let [p_meta, p_img, p_inst, p_label] = scene_paths(out, phase, stem);
+    let encode = |path: PathBuf, f: &dyn Fn(PngEncoder<&mut Vec<u8>>) -> image::ImageResult<()>| {
         let mut buf = Vec::new();
         // Fast deflate: the data set is written once and read many times, but the time limit is on writing it.
         f(PngEncoder::new_with_quality(&mut buf, CompressionType::Fast, FilterType::Adaptive))
-            .map_err(|source| SynthError::Encode { path: path.to_path_buf(), source })?;
-        crate::fs::write_bytes(path, &buf).map_err(SynthError::from)
+            .map_err(|source| SynthError::Encode { path: path.clone(), source })?;
+        Ok::<_, SynthError>((path, buf))
     };
-    encode(&p_label, &|e| scene.label_image().write_with_encoder(e))?;
-    encode(&p_inst, &|e| scene.inst_image().write_with_encoder(e))?;
-    encode(&p_img, &|e| scene.rgb_image().write_with_encoder(e))?;
     let json =
         serde_json::to_vec_pretty(&scene.meta).map_err(|source| SynthError::Json { path: p_meta.clone(), source })?;
-    Ok(crate::fs::write_bytes(&p_meta, &json)?)
+    Ok(vec![
+        (p_meta, json),
+        encode(p_img, &|e| scene.rgb_image().write_with_encoder(e))?,
+        encode(p_inst, &|e| scene.inst_image().write_with_encoder(e))?,
+        encode(p_label, &|e| scene.label_image().write_with_encoder(e))?,
+    ])
 }
 
 /// Reads the sidecar `<root>/<phase>_meta/<name>.json` of a data set written by `pix2pixhd synth`.

@@ -68,6 +68,22 @@ pub struct Losses {
     pub d_fake: f64,
 }
 
+impl Losses {
+    /// The first loss that is NaN or infinite, by its logged name.
+    pub fn non_finite(&self) -> Option<(&'static str, f64)> {
+        [
+            ("G_GAN", self.g_gan),
+            ("G_GAN_Feat", self.g_gan_feat),
+            ("G_VGG", self.g_vgg),
+            ("G_L1", self.g_l1),
+            ("D_real", self.d_real),
+            ("D_fake", self.d_fake),
+        ]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+    }
+}
+
 /// Loss switches and weights of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct LossOptions {
@@ -188,6 +204,22 @@ impl Nets {
     }
 
     /// Saves G, D and E as `<stem>_net_{G,D,E}.safetensors` in `dir`, each atomically.
+    /// The first weight of G, D or E that is NaN or infinite, by its key.
+    pub fn non_finite_weight(&self) -> Option<String> {
+        let stores = [("G", Some(&self.vs_g)), ("D", Some(&self.vs_d)), ("E", self.vs_e.as_ref())];
+        for (net, vs) in stores {
+            let Some(vs) = vs else { continue };
+            let mut vars: Vec<_> = vs.variables().into_iter().collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, t) in vars {
+                if t.isfinite().all().int64_value(&[]) == 0 {
+                    return Some(format!("{net} {k}"));
+                }
+            }
+        }
+        None
+    }
+
     pub fn save(&self, dir: &Path, stem: &str) -> Result<(), CheckpointError> {
         checkpoint::save_var_store(&self.vs_g, &dir.join(format!("{stem}_net_G.safetensors")))?;
         checkpoint::save_var_store(&self.vs_d, &dir.join(format!("{stem}_net_D.safetensors")))?;
@@ -347,6 +379,20 @@ pub fn train_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weight_or_a_loss_that_is_not_a_number_is_found_by_name() {
+        let nets = Nets::new(&crate::model::tiny_local_config(4), Device::Cpu, 0);
+        assert_eq!(nets.non_finite_weight(), None);
+        let mut d = nets.vs_d.variables();
+        let (key, t) = d.iter_mut().next().unwrap();
+        let key = key.clone();
+        let _ = tch::no_grad(|| t.get(0).fill_(f64::NAN));
+        assert_eq!(nets.non_finite_weight(), Some(format!("D {key}")));
+        let l = Losses { g_gan: 1.0, d_fake: f64::INFINITY, ..Losses::default() };
+        assert_eq!(l.non_finite().map(|(n, _)| n), Some("D_fake"));
+        assert_eq!(Losses::default().non_finite(), None);
+    }
 
     #[test]
     fn a_fixed_global_generator_trains_only_the_finest_enhancer_and_e() {

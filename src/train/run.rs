@@ -83,6 +83,39 @@ pub struct TrainOptions {
     pub amp: Precision,
 }
 
+impl TrainOptions {
+    /// Refuses values no run can use, naming the option: a learning rate that is negative or not a number (NaN
+    /// trains to NaN weights), betas outside [0, 1), negative or non-finite loss weights, empty batches or sizes.
+    pub fn validate(&self) -> Result<()> {
+        // 0 is allowed: nothing trains, which checks a set-up (or freezes a run) without changing it.
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            bail!("--lr {}: expected a number of 0 or more", self.lr);
+        }
+        if !(self.beta1.is_finite() && (0.0..1.0).contains(&self.beta1)) {
+            bail!("--beta1 {}: expected a number from 0 up to (not including) 1", self.beta1);
+        }
+        for (name, v) in [("--lambda-feat", self.lambda_feat), ("--lambda-l1", self.lambda_l1)] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{name} {v}: expected a number of 0 or more");
+            }
+        }
+        let t = &self.transform;
+        for (name, v) in [("--batch-size", self.batch_size), ("--load-size", t.load_size), ("--fine-size", t.fine_size)]
+        {
+            if v == 0 {
+                bail!("{name} 0: expected at least 1");
+            }
+        }
+        if self.niter + self.niter_decay == 0 {
+            bail!("--niter 0 and --niter-decay 0: the run would train no epoch");
+        }
+        if self.max_dataset_size == Some(0) {
+            bail!("--max-dataset-size 0: the run would see no scene");
+        }
+        Ok(())
+    }
+}
+
 /// Where a run stands; `latest_state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TrainState {
@@ -119,7 +152,7 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }
 
@@ -165,7 +198,21 @@ struct Run {
 }
 
 impl Run {
+    /// Refuses to save weights that are no longer numbers: the last good checkpoint stays as it was.
+    fn check_weights(&self) -> Result<()> {
+        if let Some(key) = self.nets.non_finite_weight() {
+            bail!(
+                "step {}: weight {key} is no longer a finite number (the learning rate may be too high); stopped \
+                 without saving, so the last checkpoint in {} is kept",
+                self.state.total_steps,
+                self.dir.display()
+            );
+        }
+        Ok(())
+    }
+
     fn save_latest(&self) -> Result<()> {
+        self.check_weights()?;
         self.nets.save(&self.dir, "latest")?;
         let mut tensors = self.opt_g.state("optG.");
         tensors.extend(self.opt_d.state("optD."));
@@ -273,6 +320,12 @@ pub fn train(spec: &RunSpec) -> Result<()> {
                 );
             }
             cfg.validate()?;
+            opts.validate()?;
+            for pre in &opts.load_pretrain {
+                if !pre.is_dir() {
+                    bail!("--load-pretrain {}: no such run folder", pre.display());
+                }
+            }
             (cfg.clone(), TrainOptions::clone(opts))
         }
     };
@@ -331,8 +384,34 @@ pub fn train(spec: &RunSpec) -> Result<()> {
     .with_whole_inputs(opts.global_whole_frame.then_some(1 << cfg.n_local_enhancers));
     let batches = loader.len();
 
+    let made_dir = !dir.exists();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
-    let nets = Nets::new(&cfg, device, opts.seed as i64);
+    let result = start_and_train(dir.clone(), cfg, opts, vgg, &loader, batches, resuming, spec);
+    // A new run that failed before its first checkpoint leaves nothing behind: the folder holds only what this run
+    // wrote into it (its configuration, a log, samples), which is of no use without weights.
+    if result.is_err() && made_dir && !has_checkpoint(&dir) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_and_train(
+    dir: PathBuf,
+    cfg: ModelConfig,
+    opts: TrainOptions,
+    vgg: Option<Vgg19>,
+    loader: &Loader,
+    batches: usize,
+    resuming: bool,
+    spec: &RunSpec,
+) -> Result<()> {
+    let device = spec.device;
+    // G's weights, their gradients and Adam's two moments; D and E come on top, and LibTorch's own error says so.
+    let g_bytes = 4.0 * crate::model::memory::generator_bytes(&cfg);
+    crate::model::memory::check_fits(|| format!("training a generator with ngf {}", cfg.ngf), g_bytes, device)?;
+    let nets = crate::model::memory::guard(|| Nets::new(&cfg, device, opts.seed as i64))
+        .map_err(|e| anyhow::anyhow!("cannot build the networks: {e}"))?;
     let state = if resuming {
         read_json(&dir.join(STATE_FILE))?
     } else {
@@ -359,9 +438,6 @@ pub fn train(spec: &RunSpec) -> Result<()> {
         run.pool.load_state(&saved);
     } else {
         for pre in &run.opts.load_pretrain {
-            if !pre.is_dir() {
-                bail!("--load-pretrain {}: no such run folder", pre.display());
-            }
             let e = if run.opts.fresh_encoder { None } else { run.nets.vs_e.as_ref() };
             for (which, vs) in [("G", Some(&run.nets.vs_g)), ("D", Some(&run.nets.vs_d)), ("E", e)] {
                 let (Some(vs), Some(file)) = (vs, checkpoint::find_weights(pre, which)) else { continue };
@@ -373,7 +449,7 @@ pub fn train(spec: &RunSpec) -> Result<()> {
         write_json(&run.dir.join(CONFIG_FILE), &run.cfg)?;
         write_json(&run.dir.join(OPTIONS_FILE), &run.opts)?;
     }
-    train_loop(&mut run, &loader, batches, spec)
+    train_loop(&mut run, loader, batches, spec)
 }
 
 fn train_loop(run: &mut Run, loader: &Loader, batches: usize, spec: &RunSpec) -> Result<()> {
@@ -411,18 +487,37 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, spec: &RunSpec) ->
             let x = to_step_input(&batch, &run.cfg, run.device)?;
             let step = run.state.total_steps;
             let scaler = scaler.as_mut();
-            let losses: Losses = autocast(run.device, o.amp, || {
-                train_step(
-                    &run.nets,
-                    run.vgg.as_ref(),
-                    (&mut run.opt_g, &mut run.opt_d),
-                    &mut run.pool,
-                    &x,
-                    step,
-                    lo,
-                    scaler,
-                )
-            });
+            // A failure inside LibTorch (out of memory on the GPU) ends the run with its reason, saving nothing.
+            let losses: Losses = crate::model::memory::guard(|| {
+                autocast(run.device, o.amp, || {
+                    train_step(
+                        &run.nets,
+                        run.vgg.as_ref(),
+                        (&mut run.opt_g, &mut run.opt_d),
+                        &mut run.pool,
+                        &x,
+                        step,
+                        lo,
+                        scaler,
+                    )
+                })
+            })
+            .map_err(|e| {
+                bar.abandon();
+                anyhow::anyhow!("step {}: {e}; the last checkpoint in {} is kept", step + 1, run.dir.display())
+            })?;
+            // fp16 steps may overflow on purpose (the loss scaler then skips them); the weights are checked at saves.
+            if o.amp != Precision::Fp16
+                && let Some((name, v)) = losses.non_finite()
+            {
+                bar.abandon();
+                bail!(
+                    "step {}: loss {name} is {v} (the learning rate may be too high, or the data holds bad values); \
+                     stopped without saving, so the last checkpoint in {} is kept",
+                    step + 1,
+                    run.dir.display()
+                );
+            }
             run.state.total_steps += 1;
             run.state.epoch_iter += 1;
             steps_since_print += 1;
@@ -474,6 +569,7 @@ fn train_loop(run: &mut Run, loader: &Loader, batches: usize, spec: &RunSpec) ->
         }
         // End of epoch, in the reference's order: numbered copies, unfix the global G, decay the lr.
         if epoch.is_multiple_of(o.save_epoch_freq) {
+            run.check_weights()?;
             run.nets.save(&run.dir, &epoch.to_string())?;
         }
         run.state.epoch += 1;
