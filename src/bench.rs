@@ -4,6 +4,7 @@
 //! values), run untimed warm-up passes and then timed ones on one input.
 
 use crate::model::ModelConfig;
+use crate::model::fast::GenInput;
 use crate::model::loss::GanMode;
 use crate::model::runtime::GeneratorModel;
 use crate::model::vgg::Vgg19;
@@ -38,14 +39,15 @@ fn sync(device: Device) {
     }
 }
 
-/// Times `iters` forward passes after `warmup` untimed ones.
-pub fn time_generator(g: &GeneratorModel, x: &Tensor, warmup: usize, iters: usize) -> Vec<f64> {
+/// Times `iters` forward passes after `warmup` untimed ones, from `input` on the fast path (the labels, as a
+/// render gives them) or from `dense` (the same input encoded) on the exact one.
+pub fn time_generator(g: &GeneratorModel, input: &GenInput, dense: &Tensor, warmup: usize, iters: usize) -> Vec<f64> {
     let device = g.device();
     let mut times = Vec::with_capacity(iters);
     for i in 0..warmup + iters {
         sync(device);
         let t0 = Instant::now();
-        let y = g.infer(x);
+        let y = if g.path().channels_last { g.infer_input(input) } else { g.infer(dense) };
         sync(device);
         let dt = t0.elapsed().as_secs_f64();
         drop(y);

@@ -7,6 +7,7 @@ use egui_kittest::kittest::Queryable;
 use pix2pixhd::app::worker::Stage;
 use pix2pixhd::app::{Action, Display, EditorApp, EditorOptions, Tool, WorkerState};
 use pix2pixhd::model::runtime::Precision;
+use pix2pixhd::render::PrecisionChoice;
 use pix2pixhd::scene::{MapStorage, ObjectRef, Scene, StyleChoice};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -62,7 +63,7 @@ fn options(s: &Setup, model: Option<PathBuf>) -> EditorOptions {
         no_worker: model.is_none(),
         model: model.unwrap_or_else(|| s.dir.path().join("no-model")),
         device: "cpu".into(),
-        precision: Precision::Fp32,
+        precision: PrecisionChoice::Fixed(Precision::Fp32),
         state_dir: s.dir.path().join("state"),
         autosave_secs: 0,
     }

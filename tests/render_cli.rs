@@ -285,6 +285,22 @@ fn the_bundled_model_renders_a_sample_scene_when_no_model_is_named() {
     assert!(diff > 30.0, "top {top:?} and bottom {bottom:?} of the render barely differ");
 }
 
+/// The default precision (auto) renders the sample scene within 40 dB PSNR of the exact fp32 render, with the
+/// bundled model, whatever path auto picks on this machine.
+#[test]
+fn the_default_precision_keeps_the_picture_of_the_fp32_render() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let scene = root.join("assets/street_01.json");
+    let (auto, exact) = (tmp.path().join("auto.png"), tmp.path().join("fp32.png"));
+    render(&[scene.to_str().unwrap(), "-o", auto.to_str().unwrap()]).unwrap();
+    render(&[scene.to_str().unwrap(), "--precision", "fp32", "-o", exact.to_str().unwrap()]).unwrap();
+    let (a, b) = (rgb(&auto), rgb(&exact));
+    let (db, max) = pix2pixhd::cmd::fidelity::compare(a.as_raw(), b.as_raw());
+    eprintln!("auto vs fp32: {db:.2} dB, max {max} levels");
+    assert!(db >= 40.0, "auto vs fp32: {db:.2} dB");
+}
+
 /// The mean colour (0..255 per channel) of these rows of an image.
 fn mean_of_rows(img: &image::RgbImage, rows: std::ops::Range<u32>) -> [f64; 3] {
     let mut s = [0f64; 3];
@@ -480,7 +496,7 @@ fn eval_model_reports_the_baselines_and_the_texture_floor() {
 #[test]
 fn the_cli_and_the_editors_worker_render_the_same_pixels() {
     use pix2pixhd::app::worker::{Event, Job, Stage, ThumbJob, Worker};
-    use pix2pixhd::model::runtime::Precision;
+    use pix2pixhd::render::PrecisionChoice;
     use pix2pixhd::scene::{MapStorage, Scene, StyleChoice};
     use std::sync::Arc;
     use std::time::Duration;
@@ -535,7 +551,7 @@ fn the_cli_and_the_editors_worker_render_the_same_pixels() {
             let g = pix2pixhd::model::runtime::GeneratorModel::random(&cfg, tch::Device::Cpu, 2).unwrap();
             g.save(&dir.join("latest_net_G.safetensors")).unwrap();
         }
-        let worker = Worker::start(&model, "cpu", Precision::Fp32, Arc::new(|| {}));
+        let worker = Worker::start(&model, "cpu", PrecisionChoice::Auto, Arc::new(|| {}));
         let Event::Ready(info) = wait(&worker, "model", &|e| matches!(e, Event::Ready(_))) else { unreachable!() };
         assert_eq!(info.preview == "global generator", with_preview, "{info:?}");
         worker.submit(Job { generation: 1, scene: Arc::new(scene.clone()), seed, preview: true });

@@ -5,7 +5,7 @@ use super::worker::{Event, Job, Stage, Worker};
 use super::{Action, EditorApp, EditorOptions};
 use crate::bench::Stats;
 use crate::fs::sample_scenes;
-use crate::model::runtime::Precision;
+use crate::render::PrecisionChoice;
 use crate::scene::Scene;
 use anyhow::{Result, bail};
 use std::path::Path;
@@ -26,7 +26,14 @@ fn wait_for(w: &Worker, what: &str, mut done: impl FnMut(&Event) -> bool) -> Res
     }
 }
 
-pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frames: usize) -> Result<()> {
+pub fn run(
+    model: &Path,
+    scene: Option<&Path>,
+    device: &str,
+    precision: PrecisionChoice,
+    edits: usize,
+    frames: usize,
+) -> Result<()> {
     let path = scene.map(Path::to_path_buf).or_else(|| sample_scenes().into_iter().next());
     let mut scene = match &path {
         Some(p) => Scene::open(p)?,
@@ -39,9 +46,10 @@ pub fn run(model: &Path, scene: Option<&Path>, device: &str, edits: usize, frame
         scene.width(),
         scene.height()
     );
-    let w = Worker::start(model, device, Precision::Fp32, Arc::new(|| {}));
+    let w = Worker::start(model, device, precision, Arc::new(|| {}));
     let Event::Ready(info) = wait_for(&w, "model load", |e| matches!(e, Event::Ready(_)))? else { unreachable!() };
     println!("device {}, {} generator parameters, preview: {}", info.device, info.params, info.preview);
+    println!("inference: {}", info.inference);
     let preview = !info.cuda;
     let submit = |g: u64, s: &Scene| w.submit(Job { generation: g, scene: Arc::new(s.clone()), seed: 0, preview });
     // Warm-up render (allocator, kernels).

@@ -23,7 +23,7 @@ pub use tools::{Tool, Tools};
 
 use crate::features::{ClassClusters, Clusters};
 use crate::labels;
-use crate::model::runtime::Precision;
+use crate::render::PrecisionChoice;
 use crate::render::scene_styles;
 use crate::scene::{History, Ink, InstanceMode, ObjectRef, Rect, Scene, Selection, StyleChoice};
 use panels::PanelState;
@@ -41,7 +41,7 @@ pub struct EditorOptions {
     /// The model folder (the bundled one by default).
     pub model: PathBuf,
     pub device: String,
-    pub precision: Precision,
+    pub precision: PrecisionChoice,
     /// Where the recent-files list and the recovery file live.
     pub state_dir: PathBuf,
     /// Seconds between autosaves of a changed scene to the recovery file (0: never).
@@ -57,7 +57,7 @@ impl Default for EditorOptions {
             inst: None,
             model: crate::render::bundled_model_dir(),
             device: "auto".into(),
-            precision: Precision::Fp32,
+            precision: PrecisionChoice::Auto,
             state_dir: files::default_state_dir(),
             autosave_secs: 60,
             no_worker: false,

@@ -444,6 +444,7 @@ fn worker_section(app: &EditorApp, ui: &mut egui::Ui, out: &mut Out) {
         WorkerState::Ready => {
             if let Some(m) = app.session().model_info() {
                 ui.label(format!("{} parameters on {}; preview: {}", m.params, m.device, m.preview));
+                ui.label(format!("inference: {}", m.inference));
             }
         }
         WorkerState::Failed(msg) => {
@@ -475,7 +476,10 @@ fn status_bar(app: &EditorApp, canvas: &Canvas, ui: &mut egui::Ui, out: &mut Out
         }
         ui.separator();
         match app.session().model_info() {
-            Some(m) => ui.label(format!("model {} on {}", model_name(&m.path), m.device)),
+            Some(m) => {
+                let short = m.inference.split(" (").next().unwrap_or(&m.inference);
+                ui.label(format!("model {} on {}, {short}", model_name(&m.path), m.device)).on_hover_text(&m.inference)
+            }
             None => ui.label("no model"),
         };
         ui.separator();

@@ -5,7 +5,7 @@ use super::document::Document;
 use super::worker::{self, Event, Job, ModelInfo, Stage, ThumbJob, Worker};
 use crate::features::ClassClusters;
 use crate::labels;
-use crate::model::runtime::Precision;
+use crate::render::PrecisionChoice;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -87,7 +87,7 @@ impl RenderSession {
     }
 
     /// Starts (or restarts) the worker on the model folder `model`.
-    pub fn start(&mut self, model: &Path, device: &str, precision: Precision) {
+    pub fn start(&mut self, model: &Path, device: &str, precision: PrecisionChoice) {
         // The old worker may be inside a render: let it finish on a thread of its own, so the UI does not wait.
         self.retired.retain(|t| !t.is_finished());
         if let Some(old) = self.worker.take() {

@@ -8,7 +8,8 @@
 //! and can start a new worker.
 
 use crate::features::Clusters;
-use crate::model::runtime::{Precision, ResolvedModel, pick_device};
+use crate::model::runtime::{ResolvedModel, pick_device};
+use crate::render::PrecisionChoice;
 use crate::render::{Models, Picture, Thumb, scene_styles};
 use crate::scene::Scene;
 use std::panic::AssertUnwindSafe;
@@ -79,6 +80,8 @@ pub struct ModelInfo {
     pub preview: &'static str,
     pub clusters: Option<Clusters>,
     pub params: i64,
+    /// The inference path G runs on, and why (e.g. "bf16, channels-last (auto: ...)").
+    pub inference: String,
 }
 
 #[derive(Default)]
@@ -104,7 +107,7 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
 impl Worker {
     /// Starts a worker thread that loads the model in `model` (a run folder) on `device` ("auto", "cpu", "cuda").
-    pub fn start(model: &Path, device: &str, precision: Precision, wake: Wake) -> Worker {
+    pub fn start(model: &Path, device: &str, precision: PrecisionChoice, wake: Wake) -> Worker {
         let shared: Shared = Arc::default();
         let (tx, events) = channel();
         let (s2, path, dev) = (shared.clone(), model.to_path_buf(), device.to_string());
@@ -198,7 +201,7 @@ fn newer_job_waiting(shared: &Shared) -> bool {
     slot.job.is_some() || slot.quit
 }
 
-fn load(dir: &Path, device: &str, precision: Precision) -> Result<(Models, ModelInfo), String> {
+fn load(dir: &Path, device: &str, precision: PrecisionChoice) -> Result<(Models, ModelInfo), String> {
     let device = pick_device(device).map_err(|e| e.to_string())?;
     let model = ResolvedModel::open(dir).map_err(|e| e.to_string())?;
     let models = Models::open(&model, device, precision).map_err(|e| e.to_string())?;
@@ -209,11 +212,12 @@ fn load(dir: &Path, device: &str, precision: Precision) -> Result<(Models, Model
         preview: if models.preview.is_some() { "global generator" } else { "same model at half size" },
         clusters: models.full.clusters.clone(),
         params: models.full.g.param_count(),
+        inference: models.full.chosen.note.clone(),
     };
     Ok((models, info))
 }
 
-fn run(shared: &Shared, dir: &Path, device: &str, precision: Precision, tx: &Sender<Event>, wake: &Wake) {
+fn run(shared: &Shared, dir: &Path, device: &str, precision: PrecisionChoice, tx: &Sender<Event>, wake: &Wake) {
     let send = |e: Event| {
         let _ = tx.send(e);
         wake();
@@ -293,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_missing_model_is_reported_not_fatal() {
-        let w = Worker::start(Path::new("/nonexistent/model"), "cpu", Precision::Fp32, Arc::new(|| {}));
+        let w = Worker::start(Path::new("/nonexistent/model"), "cpu", PrecisionChoice::Auto, Arc::new(|| {}));
         match w.wait(Duration::from_secs(30)) {
             Some(Event::LoadFailed(msg)) => assert!(msg.contains("/nonexistent/model"), "{msg}"),
             other => panic!("expected LoadFailed, got {other:?}"),

@@ -4,6 +4,7 @@
 use crate::data::{Layout, Mode};
 use crate::model::runtime::{ModelFiles, Precision, ResolvedModel};
 use crate::model::{ModelConfig, NetG, Preset};
+use crate::render::PrecisionChoice;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
@@ -38,6 +39,25 @@ value_enum!(Precision {
     Fp16 => "fp16": "float16",
     Bf16 => "bf16": "bfloat16",
 });
+impl ValueEnum for PrecisionChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        use PrecisionChoice::{Auto, Fixed};
+        &[Auto, Fixed(Precision::Fp32), Fixed(Precision::Fp16), Fixed(Precision::Bf16)]
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            PrecisionChoice::Auto => PossibleValue::new("auto").help(
+                "the fastest path whose output stays within 40 dB PSNR of fp32 here (bf16 channels-last on a CPU \
+                 with native bf16, fp16 on CUDA, else fp32 channels-last); says which it picked",
+            ),
+            PrecisionChoice::Fixed(Precision::Fp32) => {
+                PossibleValue::new("fp32").help("float32 NCHW, exactly the reference computation")
+            }
+            PrecisionChoice::Fixed(Precision::Fp16) => PossibleValue::new("fp16").help("float16, channels-last"),
+            PrecisionChoice::Fixed(Precision::Bf16) => PossibleValue::new("bf16").help("bfloat16, channels-last"),
+        })
+    }
+}
 value_enum!(Layout {
     Auto => "auto": "folders if <root>/<phase>_label exists, else Cityscapes if <root>/gtFine does",
     Folders => "folders": "pix2pixHD's <phase>_label, <phase>_inst, <phase>_img",

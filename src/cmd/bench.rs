@@ -1,13 +1,16 @@
 //! `pix2pixhd bench`: times G's forward pass (or a training iteration, or the editor's waits) here and, in the
-//! same run, the PyTorch reference, and prints both and their ratio.
+//! same run, the PyTorch reference (eager float32 NCHW, the official path, and PyTorch's best eager configuration:
+//! channels-last in bf16 on the CPU, fp16 on CUDA), and prints them and the ratios; or (`--fidelity`) how far each
+//! precision's renders are from float32.
 
 use super::args::ModelArgs;
 use crate::bench::{Stats, TrainingBench, run_reference, time_generator, time_training};
 use crate::model::Preset;
 use crate::model::runtime::{GeneratorModel, Precision, pick_device};
+use crate::render::{PrecisionChoice, check_input, choose};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -22,8 +25,9 @@ pub struct BenchArgs {
     /// cpu, cuda, cuda:N, or auto (CUDA when available).
     #[arg(long, default_value = "auto")]
     pub device: String,
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    pub precision: Precision,
+    /// Our side's inference path, as for `render` (auto: the one `render` and the editor pick here).
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
+    pub precision: PrecisionChoice,
     /// Untimed passes first (allocator and kernel warm-up).
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
@@ -53,6 +57,14 @@ pub struct BenchArgs {
     /// The scene for --editor.
     #[arg(long, value_name = "FILE")]
     pub scene: Option<PathBuf>,
+    /// Report instead how far each precision's renders are from the exact fp32 render (PSNR, largest difference
+    /// in grey levels): the sample scenes (or --scenes) with --model (default: the bundled model), or with a
+    /// configuration's seeded random weights (--preset label2city_1024p), at the scenes' size.
+    #[arg(long)]
+    pub fidelity: bool,
+    /// Scenes for --fidelity (default: the sample scenes in assets/).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub scenes: Vec<PathBuf>,
 }
 
 fn print_stats(who: &str, s: &Stats) {
@@ -62,7 +74,11 @@ fn print_stats(who: &str, s: &Stats) {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.editor {
         let model = args.model.model.clone().unwrap_or_else(crate::render::bundled_model_dir);
-        return crate::app::latency::run(&model, args.scene.as_deref(), &args.device, args.iters.max(1), 300);
+        let (scene, iters) = (args.scene.as_deref(), args.iters.max(1));
+        return crate::app::latency::run(&model, scene, &args.device, args.precision, iters, 300);
+    }
+    if args.fidelity {
+        return super::fidelity::run(&args.model, &args.scenes, &args.device);
     }
     let mut margs = args.model.clone();
     if margs.model.is_none() && !margs.config.is_given() {
@@ -87,10 +103,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".to_string(),
     };
-    let prec = args.precision.name();
     println!("{}", crate::model::torch_info::report());
     println!(
-        "bench: net_g {:?}, ngf {}, input {} ch, {}×{}, {dev_name}, {prec}, warmup {}, iters {}",
+        "bench: net_g {:?}, ngf {}, input {} ch, {}×{}, {dev_name}, warmup {}, iters {}",
         cfg.net_g,
         cfg.ngf,
         cfg.g_input_nc(),
@@ -101,7 +116,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     );
 
     let rust = if args.train {
-        if args.precision != Precision::Fp32 {
+        if !matches!(args.precision, PrecisionChoice::Auto | PrecisionChoice::Fixed(Precision::Fp32)) {
             bail!("--train times fp32 training; mixed precision is `train --amp fp16`");
         }
         if cfg.use_features() {
@@ -122,29 +137,45 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Some(w) => GeneratorModel::load(&cfg, w, device)?.0,
             None => GeneratorModel::random(&cfg, device, 0)?,
         };
-        g.set_precision(args.precision);
+        let chosen = crate::model::memory::guard(|| choose(&mut g, args.precision)).map_err(anyhow::Error::msg)?;
         println!("parameters: {}", g.param_count());
-        let x = Tensor::randn([1, cfg.g_input_nc(), args.height, args.width], (Kind::Float, device))
-            .to_kind(args.precision.kind());
-        Stats::of(&time_generator(&g, &x, args.warmup, args.iters))
+        println!("ours: {}", chosen.note);
+        // A structured input (labels in rectangles, their boundaries, features), as a render makes it.
+        let feat_num = if cfg.use_features() { cfg.feat_num } else { 0 };
+        let input = check_input(cfg.label_nc, !cfg.no_instance, feat_num, args.width, args.height);
+        let dense = input.to_dense(Kind::Float, device).contiguous();
+        Stats::of(&time_generator(&g, &input, &dense, args.warmup, args.iters))
     };
-    print_stats("rust (tch)", &rust);
+    print_stats("ours (tch)", &rust);
 
     if args.no_pytorch {
         return Ok(());
     }
     let python = args.python.clone().unwrap_or_else(|| crate::fs::project_path(".venv/bin/python"));
-    let mut script_args = vec![serde_json::to_string(&cfg)?, args.width.to_string(), args.height.to_string(), dev_name];
-    let script = if args.train {
-        script_args.extend([args.batch_size.to_string(), u8::from(!args.no_vgg_loss).to_string()]);
-        "tests/reference/bench_train.py"
-    } else {
-        script_args.push(prec.to_string());
-        "tests/reference/bench.py"
+    let base_args = vec![serde_json::to_string(&cfg)?, args.width.to_string(), args.height.to_string(), dev_name];
+    let counts = [args.warmup.to_string(), args.iters.to_string()];
+    if args.train {
+        let mut a = base_args;
+        a.extend([args.batch_size.to_string(), u8::from(!args.no_vgg_loss).to_string()]);
+        a.extend(counts);
+        let r = run_reference(&python, &crate::fs::project_path("tests/reference/bench_train.py"), &a)?;
+        print_stats(&format!("pytorch {} ({} threads)", r.torch, r.threads), &r.stats);
+        println!("ratio ours/pytorch (median): {:.3}", rust.median / r.stats.median);
+        return Ok(());
+    }
+    // The official path, then PyTorch's best eager configuration on this device.
+    let best = match device {
+        Device::Cuda(_) => ("fp16", "channels_last"),
+        _ => ("bf16", "channels_last"),
     };
-    script_args.extend([args.warmup.to_string(), args.iters.to_string()]);
-    let r = run_reference(&python, &crate::fs::project_path(script), &script_args)?;
-    print_stats(&format!("pytorch {} ({} threads)", r.torch, r.threads), &r.stats);
-    println!("ratio rust/pytorch (median): {:.3}", rust.median / r.stats.median);
+    for (precision, layout) in [("fp32", "nchw"), best] {
+        let mut a = base_args.clone();
+        a.extend([precision.to_string(), layout.to_string()]);
+        a.extend(counts.clone());
+        let r = run_reference(&python, &crate::fs::project_path("tests/reference/bench.py"), &a)?;
+        let who = format!("pytorch {} eager {precision} {layout} ({} threads)", r.torch, r.threads);
+        print_stats(&who, &r.stats);
+        println!("ratio ours/pytorch-{precision}-{layout} (median): {:.3}", rust.median / r.stats.median);
+    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `pix2pixhd edit` (and `pix2pixhd` alone): the editor window.
 
 use crate::app::EditorOptions;
-use crate::model::runtime::Precision;
+use crate::render::PrecisionChoice;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -20,8 +20,10 @@ pub struct EditArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    pub precision: Precision,
+    /// auto (the default) picks the fastest path whose output stays within 40 dB of fp32 on this machine and
+    /// says which; fp32 is exactly the reference computation.
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
+    pub precision: PrecisionChoice,
     /// Seconds between autosaves of a changed scene to the recovery file (0: off).
     #[arg(long, default_value_t = 60)]
     pub autosave_secs: u64,

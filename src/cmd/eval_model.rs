@@ -2,6 +2,7 @@
 
 use crate::eval::model::{ModelEval, Report};
 use crate::model::runtime::{Precision, ResolvedModel, pick_device};
+use crate::render::PrecisionChoice;
 use crate::render::{Renderer, bundled_model_dir};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -63,7 +64,11 @@ pub fn run(args: &EvalModelArgs) -> Result<()> {
 /// Opens the model and computes the figures, writing the contact sheet and the JSON file where `args` asks.
 pub fn evaluate(args: &EvalModelArgs) -> Result<Report> {
     let dir = args.model.clone().unwrap_or_else(bundled_model_dir);
-    let renderer = Renderer::open(&ResolvedModel::open(&dir)?, pick_device(&args.device)?, Precision::Fp32)?;
+    let renderer = Renderer::open(
+        &ResolvedModel::open(&dir)?,
+        pick_device(&args.device)?,
+        PrecisionChoice::Fixed(Precision::Fp32),
+    )?;
     crate::eval::model::evaluate(&ModelEval {
         renderer: &renderer,
         dataroot: &args.dataroot,

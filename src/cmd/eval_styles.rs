@@ -2,8 +2,8 @@
 //! (the figures are described in `eval::styles`).
 
 use crate::eval::styles::{StyleEval, StyleReport};
-use crate::model::runtime::{Precision, ResolvedModel, pick_device};
-use crate::render::{Models, Renderer};
+use crate::model::runtime::{ResolvedModel, pick_device};
+use crate::render::{Models, PrecisionChoice, Renderer};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -31,6 +31,9 @@ pub struct EvalStylesArgs {
     /// photo).
     #[arg(long)]
     pub preview: bool,
+    /// The inference path, as for `render` (fp32: the exact reference computation).
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
+    pub precision: PrecisionChoice,
 }
 
 pub fn run(args: &EvalStylesArgs) -> Result<()> {
@@ -42,10 +45,11 @@ pub fn evaluate(args: &EvalStylesArgs) -> Result<StyleReport> {
     let model = ResolvedModel::open(&args.model)?;
     let device = pick_device(&args.device)?;
     let models = if args.preview {
-        Models::open(&model, device, Precision::Fp32)?
+        Models::open(&model, device, args.precision)?
     } else {
-        Renderer::open(&model, device, Precision::Fp32)?.into()
+        Renderer::open(&model, device, args.precision)?.into()
     };
+    println!("inference: {}", models.full.chosen.note);
     crate::eval::styles::evaluate(&StyleEval {
         models: &models,
         dataroot: &args.dataroot,

@@ -11,6 +11,10 @@ use anyhow::Result;
 pub struct InfoArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// The device whose inference path is reported (`render --precision auto` picks it there): cpu, cuda, cuda:N
+    /// or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }
 
 pub fn run(args: &InfoArgs) -> Result<()> {
@@ -23,8 +27,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     let resolved = m.resolve()?;
     let cfg = &resolved.cfg;
     println!("\nmodel configuration:\n{}", cfg.to_json());
-    let device = tch::Device::Cpu;
-    let g = match &resolved.files.g_weights {
+    let device = crate::model::runtime::pick_device(&args.device)?;
+    let mut g = match &resolved.files.g_weights {
         Some(w) => {
             let (g, report) = GeneratorModel::load(cfg, w, device)?;
             println!("generator weights: {} ({} tensors loaded)", w.display(), report.loaded);
@@ -37,11 +41,14 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     };
     println!("G input channels: {}, size base: {}", cfg.g_input_nc(), cfg.size_base());
     println!("G parameters: {}", g.param_count());
-    let vs = tch::nn::VarStore::new(device);
+    let auto = crate::model::memory::guard(|| crate::render::choose(&mut g, crate::render::PrecisionChoice::Auto))
+        .map_err(anyhow::Error::msg)?;
+    println!("inference on {}: {}", format!("{device:?}").to_lowercase(), auto.note);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let _d = MultiscaleDiscriminator::from_config(&vs.root(), cfg);
     println!("D parameters (for training): {}", param_count(&vs));
     if cfg.use_features() {
-        let vs = tch::nn::VarStore::new(device);
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let _e = Encoder::new(&vs.root(), cfg);
         println!("E parameters: {}", param_count(&vs));
     }

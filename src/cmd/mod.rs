@@ -7,6 +7,7 @@ pub mod edit;
 pub mod encode;
 pub mod eval_model;
 pub mod eval_styles;
+pub mod fidelity;
 pub mod info;
 pub mod render;
 pub mod synth;

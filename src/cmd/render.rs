@@ -3,8 +3,8 @@
 use super::args::ModelArgs;
 use crate::features::{StyleChoice, StyleSpec};
 use crate::labels;
-use crate::model::runtime::{Precision, pick_device};
-use crate::render::{Models, Renderer, preview_model_warning, scene_styles};
+use crate::model::runtime::pick_device;
+use crate::render::{Models, PrecisionChoice, Renderer, preview_model_warning, scene_styles};
 use crate::scene::Scene;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,8 +51,10 @@ pub struct RenderArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    pub precision: Precision,
+    /// auto (the default) picks the fastest path whose output stays within 40 dB of fp32 on this machine and
+    /// says which; fp32 is exactly the reference computation.
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
+    pub precision: PrecisionChoice,
 }
 
 /// Parses `--style` values into a spec on top of `base`.
@@ -180,6 +182,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     } else {
         Renderer::open(&model, device, args.precision)?.into()
     };
+    eprintln!("inference: {}", models.full.chosen.note);
     // Once: a warning if the model named is a preview generator run at a scale it never saw.
     let warned = Cell::new(args.preview);
     let warn = |scene: &Scene| {

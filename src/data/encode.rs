@@ -5,6 +5,7 @@
 //! of one class are still separated, which is the whole point of the instance map.
 
 use crate::model::ModelConfig;
+use crate::model::fast::{GenInput, OneHot};
 use tch::{Device, Kind, Tensor};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -147,6 +148,44 @@ pub fn encode_input(
         parts.push(f.to_device(device).to_kind(Kind::Float));
     }
     Ok(Tensor::cat(&parts, 1))
+}
+
+/// G's input for the fast path (`model::fast`): the labels as labels (uint8 [1, H, W] on the CPU) and the boundary
+/// map and features as a dense [1, R, H, W] float32 tensor on `device`. The same values `encode_input` makes.
+pub fn encode_input_parts(
+    maps: Maps<'_>,
+    cfg: &ModelConfig,
+    feat: Option<&Tensor>,
+    device: Device,
+) -> Result<GenInput, EncodeError> {
+    if cfg.label_nc == 0 {
+        return Err(EncodeError::NotALabelModel);
+    }
+    maps.check()?;
+    check_classes(maps.label, maps.width, cfg.label_nc)?;
+    let (w, h) = (maps.width as i64, maps.height as i64);
+    let labels = Tensor::from_slice(maps.label).reshape([1, h, w]);
+    let mut rest = Vec::new();
+    if !cfg.no_instance {
+        let e = edge_map(maps.inst.ok_or(EncodeError::MissingInstanceMap)?, maps.width, maps.height);
+        rest.push(Tensor::from_slice(&e).to_device(device).to_kind(Kind::Float).reshape([1, 1, h, w]));
+    }
+    if cfg.use_features() {
+        let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
+        if f.size() != [1, cfg.feat_num, h, w] {
+            return Err(EncodeError::FeatureShape {
+                got: f.size(),
+                feat_num: cfg.feat_num,
+                width: maps.width,
+                height: maps.height,
+            });
+        }
+        rest.push(f.to_device(device).to_kind(Kind::Float));
+    }
+    Ok(GenInput {
+        onehot: Some(OneHot { labels, label_nc: cfg.label_nc }),
+        rest: (!rest.is_empty()).then(|| Tensor::cat(&rest, 1)),
+    })
 }
 
 #[cfg(test)]

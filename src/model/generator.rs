@@ -5,11 +5,12 @@
 //! multiples of `ModelConfig::size_base()`; output [B, output_nc, H, W] in [-1, 1].
 
 use super::config::{ModelConfig, NetG};
+use super::fast::{GenInput, norm_act, to_channels_last};
 use super::layers::{
     Norms, ResnetBlock, conv_norm_relu, conv_norm_relu_with, conv_transpose_up, conv2d, downsample, reflect_pad,
 };
-use tch::Tensor;
 use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
 
 /// The reference GlobalGenerator. `with_head: false` drops the last three layers (pad, 7×7 conv, Tanh), which is
 /// how the LocalEnhancer reuses it as its global part.
@@ -65,6 +66,91 @@ impl GlobalGenerator {
             h = conv_norm_relu(c, &h);
         }
         h
+    }
+}
+
+/// One layer of a trunk on the fast path.
+enum Stage<'a> {
+    Down(&'a nn::Conv2D),
+    Block(&'a ResnetBlock),
+    Up(&'a nn::ConvTranspose2D),
+}
+
+/// The reflection padding the input of a stage needs (residual blocks pad by 1; the strided and transposed
+/// convolutions zero-pad themselves), or `end` past the last stage.
+fn pad_for(stage: Option<&Stage>, end: i64) -> i64 {
+    match stage {
+        Some(Stage::Block(_)) => 1,
+        Some(_) => 0,
+        None => end,
+    }
+}
+
+/// The fast path's 7×7 input convolution (reflection padding 3) of G's input at its own resolution: on the CPU with
+/// labels, the one-hot channels as a lookup (`GenInput::onehot`) and the others as a convolution.
+fn first_conv_fast(conv: &nn::Conv2D, input: &GenInput) -> Tensor {
+    let (kind, device) = (conv.ws.kind(), conv.ws.device());
+    match &input.onehot {
+        Some(hot) if input.uses_kernels(device) => {
+            let nc = hot.label_nc;
+            let c_in = conv.ws.size()[1];
+            let acc = match input.rest_as(kind, device) {
+                Some(rest) => {
+                    let w = conv.ws.narrow(1, nc, c_in - nc);
+                    to_channels_last(&reflect_pad(&rest, 3).conv2d(&w, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1))
+                }
+                None => {
+                    let (n, h, w) = hot.labels.size3().expect("labels are [N, H, W]");
+                    let zeros = to_channels_last(&Tensor::zeros([n, conv.ws.size()[0], h, w], (kind, device)));
+                    match &conv.bs {
+                        Some(b) => to_channels_last(&(zeros + b.reshape([1, -1, 1, 1]))),
+                        None => zeros,
+                    }
+                }
+            };
+            hot.conv_add(&acc, &conv.ws, 3);
+            acc
+        }
+        _ => conv.forward(&reflect_pad(&input.to_dense(kind, device), 3)),
+    }
+}
+
+impl GlobalGenerator {
+    /// The fast path's trunk after the first convolution (`first`, its raw output), ending in its last ReLU,
+    /// reflection-padded by `end_pad`.
+    fn trunk_fast(&self, first: &Tensor, end_pad: i64) -> Tensor {
+        let stages: Vec<Stage> = (self.down.iter().map(Stage::Down))
+            .chain(self.blocks.iter().map(Stage::Block))
+            .chain(self.up.iter().map(Stage::Up))
+            .collect();
+        let mut h = norm_act(first, None, true, pad_for(stages.first(), end_pad));
+        for (i, stage) in stages.iter().enumerate() {
+            let pad = pad_for(stages.get(i + 1), end_pad);
+            h = match stage {
+                Stage::Down(c) => norm_act(&c.forward(&h), None, true, pad),
+                Stage::Up(c) => norm_act(&c.forward(&h), None, true, pad),
+                Stage::Block(b) => b.forward_fast(&h, pad),
+            };
+        }
+        h
+    }
+
+    /// G on the fast path (channels-last, the weights' kind, the fused kernels); the raw output, channels-last.
+    pub fn forward_fast(&self, input: &GenInput) -> Tensor {
+        let first = first_conv_fast(&self.first, input);
+        match &self.head {
+            Some(head) => head.forward(&self.trunk_fast(&first, 3)).tanh_(),
+            None => self.trunk_fast(&first, 0),
+        }
+    }
+
+    /// The trunk on a dense input (a pyramid level), on the fast path.
+    fn forward_fast_dense(&self, x: &Tensor) -> Tensor {
+        let first = self.first.forward(&reflect_pad(x, 3));
+        match &self.head {
+            Some(head) => head.forward(&self.trunk_fast(&first, 3)).tanh_(),
+            None => self.trunk_fast(&first, 0),
+        }
     }
 }
 
@@ -195,6 +281,57 @@ impl LocalEnhancer {
     }
 }
 
+impl LocalEnhancer {
+    /// G on the fast path (channels-last, the weights' kind, the fused kernels); the raw output, channels-last.
+    /// The pyramid's first level is pooled from the labels when the kernels apply; the finest enhancer's input
+    /// convolution reads the labels.
+    pub fn forward_fast(&self, input: &GenInput) -> Tensor {
+        let k = self.enhancers.len();
+        let (kind, device) = (self.global.first.ws.kind(), self.global.first.ws.device());
+        // levels[i] is the input at 1/2^i, i = 1..=K (level 0 is `input` itself).
+        let mut levels: Vec<Tensor> = Vec::with_capacity(k);
+        if k > 0 {
+            let first = match &input.onehot {
+                Some(hot) if input.uses_kernels(device) => {
+                    let mut parts = vec![hot.downsample(kind)];
+                    parts.extend(input.rest_as(kind, device).map(|r| to_channels_last(&downsample(&r))));
+                    to_channels_last(&Tensor::cat(&parts, 1))
+                }
+                _ => to_channels_last(&downsample(&input.to_dense(kind, device))),
+            };
+            levels.push(first);
+            for i in 1..k {
+                let next = to_channels_last(&downsample(&levels[i - 1]));
+                levels.push(next);
+            }
+        }
+        let mut out = match levels.last() {
+            Some(coarsest) => self.global.forward_fast_dense(coarsest),
+            None => self.global.forward_fast(input),
+        };
+        for (n, e) in self.enhancers.iter().enumerate() {
+            let level = k - 1 - n;
+            let front_raw = match level {
+                0 => first_conv_fast(&e.front_conv, input),
+                l => e.front_conv.forward(&reflect_pad(&levels[l - 1], 3)),
+            };
+            let front = norm_act(&front_raw, None, true, 0);
+            let after_sum = if e.blocks.is_empty() { 0 } else { 1 };
+            let mut h = norm_act(&e.front_down.forward(&front), Some((&out, 0)), true, after_sum);
+            for (i, b) in e.blocks.iter().enumerate() {
+                h = b.forward_fast(&h, if i + 1 < e.blocks.len() { 1 } else { 0 });
+            }
+            let head_pad = if e.head.is_some() { 3 } else { 0 };
+            h = norm_act(&e.up.forward(&h), None, true, head_pad);
+            out = match &e.head {
+                Some(head) => head.forward(&h).tanh_(),
+                None => h,
+            };
+        }
+        out
+    }
+}
+
 impl Module for LocalEnhancer {
     fn forward(&self, x: &Tensor) -> Tensor {
         let k = self.enhancers.len();
@@ -231,6 +368,19 @@ impl Generator {
             )),
             NetG::Local => Generator::Local(LocalEnhancer::new(p, cfg)),
         }
+    }
+}
+
+impl Generator {
+    /// G on the fast path: channels-last activations in the weights' kind, instance norms with float32 statistics
+    /// fused with their ReLU, residual sum and the next layer's reflection padding (`super::fast`). The output is
+    /// float32 [N, output_nc, H, W] (contiguous). Within rounding of `forward` in float32.
+    pub fn forward_fast(&self, input: &GenInput) -> Tensor {
+        let y = match self {
+            Generator::Global(g) => g.forward_fast(input),
+            Generator::Local(g) => g.forward_fast(input),
+        };
+        y.to_kind(Kind::Float).contiguous()
     }
 }
 
@@ -288,6 +438,41 @@ mod tests {
         for name in ["model.1.weight", "model1_1.1.weight", "model2_2.0.conv_block.1.weight"] {
             let grad = vs.variables()[name].grad();
             assert!(grad.defined() && grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{name}");
+        }
+    }
+
+    /// The fast path in float32 (channels-last, fused kernels, the one-hot lookups) computes what the reference
+    /// path does, within rounding, for both generators; in bfloat16 it stays close.
+    #[test]
+    fn the_fast_path_agrees_with_the_reference_path() {
+        use crate::model::fast::{GenInput, OneHot, to_channels_last};
+        use crate::model::runtime::{GeneratorModel, Precision};
+        let local = crate::model::tiny_local_config(4);
+        let global = ModelConfig { net_g: NetG::Global, ..local.clone() };
+        for cfg in [local, global] {
+            let nc = cfg.label_nc;
+            let (labels, rest) = crate::model::with_seed(7, || {
+                let l = Tensor::randint(nc, [1, 64, 96], (Kind::Int64, Device::Cpu));
+                (l, Tensor::rand([1, cfg.g_input_nc() - nc, 64, 96], (Kind::Float, Device::Cpu)))
+            });
+            let hot = OneHot { labels: labels.to_kind(Kind::Uint8), label_nc: nc };
+            let dense = Tensor::cat(&[hot.dense(Kind::Float, Device::Cpu).contiguous(), rest.shallow_clone()], 1);
+            let mut g = GeneratorModel::random(&cfg, Device::Cpu, 3).unwrap();
+            let exact = g.snapshot();
+            let want = g.infer(&dense);
+            let input = GenInput { onehot: Some(hot), rest: Some(rest) };
+            for (p, tol) in [(Precision::Fp32, 1e-5), (Precision::Bf16, 0.1)] {
+                g.set_path(crate::model::fast::InferPath::fast(p));
+                let got = g.infer_input(&input);
+                let diff = (&got - &want).abs().max().double_value(&[]);
+                assert!(diff < tol, "{:?} {p:?}: {diff}", cfg.net_g);
+                // A dense input on the fast path (no lookups) gives the same.
+                let from_dense = g.infer(&to_channels_last(&dense));
+                let diff = (&from_dense - &want).abs().max().double_value(&[]);
+                assert!(diff < tol, "{:?} {p:?} dense: {diff}", cfg.net_g);
+            }
+            g.restore(&exact);
+            assert!(g.infer(&dense).equal(&want), "back on the exact path, the same bits");
         }
     }
 

@@ -129,6 +129,15 @@ impl ResnetBlock {
     }
 }
 
+impl ResnetBlock {
+    /// The fast path's block (`super::fast`): `x` is the channels-last input reflection-padded by 1 (what conv1
+    /// reads; its interior is the residual), the result is reflection-padded by `out_pad` for the next layer.
+    pub fn forward_fast(&self, x: &Tensor, out_pad: i64) -> Tensor {
+        let h = super::fast::norm_act(&self.conv1.forward(x), None, true, 1);
+        super::fast::norm_act(&self.conv2.forward(&h), Some((x, 1)), false, out_pad)
+    }
+}
+
 impl Module for ResnetBlock {
     fn forward(&self, x: &Tensor) -> Tensor {
         let h = conv_norm_relu(&self.conv1, &reflect_pad(x, 1));

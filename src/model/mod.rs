@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod discriminator;
 pub mod encoder;
+pub mod fast;
 pub mod generator;
 pub mod layers;
 pub mod loss;

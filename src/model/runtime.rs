@@ -3,6 +3,7 @@
 
 use super::checkpoint::{self, CheckpointError, LoadReport};
 use super::config::{ConfigError, ModelConfig};
+use super::fast::{self, InferPath};
 use super::generator::Generator;
 pub use super::precision::Precision;
 use std::path::{Path, PathBuf};
@@ -126,17 +127,23 @@ pub fn pick_device(name: &str) -> Result<Device, ModelError> {
     }
 }
 
-/// G with its var store, on one device, in one precision.
+/// A model's weights and inference path at one time (`GeneratorModel::snapshot`).
+pub struct Snapshot {
+    weights: std::collections::HashMap<String, Tensor>,
+    path: InferPath,
+}
+
+/// G with its var store, on one device, on one inference path (precision and memory layout).
 pub struct GeneratorModel {
     pub cfg: ModelConfig,
     pub vs: nn::VarStore,
     pub net: Generator,
-    pub precision: Precision,
+    path: InferPath,
 }
 
 impl std::fmt::Debug for GeneratorModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratorModel").field("cfg", &self.cfg).field("precision", &self.precision).finish()
+        f.debug_struct("GeneratorModel").field("cfg", &self.cfg).field("path", &self.path).finish()
     }
 }
 
@@ -158,7 +165,7 @@ impl GeneratorModel {
             })
         })
         .map_err(ModelError::Torch)?;
-        Ok(Self { cfg: cfg.clone(), vs, net, precision: Precision::Fp32 })
+        Ok(Self { cfg: cfg.clone(), vs, net, path: InferPath::EXACT })
     }
 
     /// G built from `cfg` and filled from a weight file.
@@ -176,16 +183,67 @@ impl GeneratorModel {
         super::param_count(&self.vs)
     }
 
-    pub fn set_precision(&mut self, p: Precision) {
-        self.vs.set_kind(p.kind());
-        self.precision = p;
+    pub fn precision(&self) -> Precision {
+        self.path.precision
     }
 
-    /// G(x) without autograd; `x` is converted to the model's device and precision, the result is float32.
-    pub fn infer(&self, x: &Tensor) -> Tensor {
+    pub fn path(&self) -> InferPath {
+        self.path
+    }
+
+    /// Runs on `path` from now on: the weights are converted to its kind, and their 4-D tensors to its layout.
+    /// Going to a lower precision rounds the weights for good (see `snapshot`).
+    pub fn set_path(&mut self, path: InferPath) {
+        self.vs.set_kind(path.precision.kind());
         tch::no_grad(|| {
-            self.net.forward(&x.to_device(self.device()).to_kind(self.precision.kind())).to_kind(Kind::Float)
-        })
+            for mut v in self.vs.variables().into_values() {
+                if v.dim() == 4 {
+                    let laid = if path.channels_last { fast::to_channels_last(&v) } else { v.contiguous() };
+                    v.set_data(&laid);
+                }
+            }
+        });
+        self.path = path;
+    }
+
+    /// A copy of the weights as they are now, and the path: `set_path` to a lower precision rounds the weights,
+    /// and only `restore` brings the originals back.
+    pub fn snapshot(&self) -> Snapshot {
+        let weights = tch::no_grad(|| self.vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect());
+        Snapshot { weights, path: self.path }
+    }
+
+    /// The weights and path of `snap` (taken from this model).
+    pub fn restore(&mut self, snap: &Snapshot) {
+        tch::no_grad(|| {
+            for (name, mut v) in self.vs.variables() {
+                if let Some(w) = snap.weights.get(&name) {
+                    v.set_data(w);
+                }
+            }
+        });
+        self.path = snap.path;
+    }
+
+    /// `set_path(InferPath::for_precision(p))`: fp32 exact, fp16 and bf16 on the fast path.
+    pub fn set_precision(&mut self, p: Precision) {
+        self.set_path(InferPath::for_precision(p));
+    }
+
+    /// G(x) without autograd for a dense input `x` (converted to the model's device and precision, and layout on
+    /// the fast path); the result is float32 NCHW.
+    pub fn infer(&self, x: &Tensor) -> Tensor {
+        let x = x.to_device(self.device()).to_kind(self.path.precision.kind());
+        if self.path.channels_last {
+            return self.infer_input(&fast::GenInput::dense(x));
+        }
+        tch::no_grad(|| self.net.forward(&x).to_kind(Kind::Float))
+    }
+
+    /// G on the fast path (channels-last, fused kernels) from its input in parts, whatever the model's layout;
+    /// the result is float32 NCHW.
+    pub fn infer_input(&self, input: &fast::GenInput) -> Tensor {
+        tch::no_grad(|| self.net.forward_fast(input))
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {

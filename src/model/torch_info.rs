@@ -40,10 +40,11 @@ pub fn report() -> String {
     let threads = tch::get_num_threads();
     let cuda = tch::Cuda::is_available();
     let mut s = format!(
-        "LibTorch: {} (built against {}), loaded from {}\nCPU threads: {threads}\nCUDA available: {cuda}",
+        "LibTorch: {} (built against {}), loaded from {}\nCPU threads: {threads}, native bf16: {}\nCUDA available: {cuda}",
         runtime_version().unwrap_or_else(|| "unknown".into()),
         BUILT_AGAINST,
         loaded_libtorch_dir().map_or("unknown".into(), |p| p.display().to_string()),
+        if super::fast::cpu_native_bf16() { "yes" } else { "no" },
     );
     if cuda {
         s.push_str(&format!(

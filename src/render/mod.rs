@@ -7,21 +7,23 @@
 //! other sizes are padded by repeating the edge pixels of the maps (no new classes or ids appear) and the output is
 //! cropped back, so the result always has the input's size.
 
+mod auto;
 mod preview;
 mod thumbs;
 
+pub use auto::{AUTO_MIN_PSNR_DB, Chosen, Fidelity, PrecisionChoice, auto_candidates, check_input, choose};
 pub use preview::{
     Models, PREVIEW_DIR, PREVIEW_MAX_WIDTH, Picture, preview_factor, preview_model_warning, shrink, shrink_maps,
 };
 pub use thumbs::{Thumb, thumb_crop};
 
-use crate::data::encode::{EncodeError, Maps, encode_input};
+use crate::data::encode::{EncodeError, Maps, encode_input, encode_input_parts};
 use crate::features::encode::open_encoder;
 use crate::features::{CLUSTERS_FILE, Clusters, ClustersError, StyleError, StyleSpec};
 use crate::model::checkpoint::{self, CheckpointError};
 use crate::model::encoder::Encoder;
 use crate::model::memory;
-use crate::model::runtime::{GeneratorModel, ModelError, Precision, ResolvedModel};
+use crate::model::runtime::{GeneratorModel, ModelError, ResolvedModel};
 use crate::scene::Scene;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor, nn};
@@ -114,6 +116,8 @@ pub struct Renderer {
     pub clusters: Option<Clusters>,
     /// The folder the weights came from, for messages.
     pub source: PathBuf,
+    /// The inference path G runs on, and why.
+    pub chosen: Chosen,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -124,7 +128,8 @@ impl std::fmt::Debug for Renderer {
 
 impl Renderer {
     /// Loads G (and, for a model with features, E and `clusters.json` from the same folder).
-    pub fn open(model: &ResolvedModel, device: Device, precision: Precision) -> Result<Self, RenderError> {
+    /// The precision is chosen once here ([`choose`]).
+    pub fn open(model: &ResolvedModel, device: Device, precision: PrecisionChoice) -> Result<Self, RenderError> {
         let weights = model.files.g_weights.as_ref().ok_or(RenderError::NoWeights)?;
         let (mut g, _) = GeneratorModel::load(&model.cfg, weights, device).map_err(|e| match e {
             // Errors of the configuration as a whole: say which model they are about.
@@ -133,7 +138,7 @@ impl Renderer {
             }
             e => e.into(),
         })?;
-        g.set_precision(precision);
+        let chosen = memory::guard(|| choose(&mut g, precision)).map_err(RenderError::Torch)?;
         let dir = model.dir().unwrap_or(Path::new(".")).to_path_buf();
         let (mut e, mut clusters) = (None, None);
         if model.cfg.use_features() {
@@ -156,7 +161,7 @@ impl Renderer {
                 return Err(RenderError::NoStyleSource);
             }
         }
-        Ok(Self { g, e, clusters, source: dir })
+        Ok(Self { g, e, clusters, source: dir, chosen })
     }
 
     pub fn device(&self) -> Device {
@@ -187,7 +192,7 @@ impl Renderer {
         // The residual blocks reflect-pad by 1 at 1/base of the size, which needs at least 2 pixels there.
         let (pw, ph) = (round_up(w, base).max(2 * base), round_up(h, base).max(2 * base));
         let device = self.device();
-        let elt = self.g.precision.kind().elt_size_in_bytes();
+        let elt = self.g.precision().kind().elt_size_in_bytes();
         let need = memory::render_bytes(cfg, pw, ph, elt);
         memory::check_fits(|| format!("rendering {w}×{h} with this model (ngf {})", cfg.ngf), need, device)?;
         memory::guard(|| self.render_padded(label, inst, (w, h), (pw, ph), styles, photo))
@@ -245,8 +250,11 @@ impl Renderer {
             None
         };
         let maps = Maps { width: pw, height: ph, label: &label_p, inst: Some(&inst_p) };
-        let x = encode_input(maps, cfg, feat.as_ref(), device)?;
-        let y = self.g.infer(&x);
+        let y = if self.g.path().channels_last && cfg.label_nc > 0 {
+            self.g.infer_input(&encode_input_parts(maps, cfg, feat.as_ref(), device)?)
+        } else {
+            self.g.infer(&encode_input(maps, cfg, feat.as_ref(), device)?)
+        };
         let rgb = ((y.get(0).narrow(1, 0, h as i64).narrow(2, 0, w as i64) + 1.0) / 2.0 * 255.0)
             .clamp(0.0, 255.0)
             .to_kind(Kind::Uint8)

@@ -2,9 +2,10 @@
 //! `eval-styles --preview` reproduce: the model folder's preview generator (its `preview/` folder; without one, the
 //! model itself) on the scene shrunk by an integer factor.
 
+use super::PrecisionChoice;
 use super::{RenderError, Renderer};
 use crate::features::StyleSpec;
-use crate::model::runtime::{ModelFiles, Precision, ResolvedModel};
+use crate::model::runtime::{ModelFiles, ResolvedModel};
 use crate::model::{ModelConfig, NetG};
 use crate::scene::Scene;
 use std::path::Path;
@@ -80,7 +81,7 @@ impl From<Renderer> for Models {
 impl Models {
     /// Loads the model and, from its folder's `preview/`, its preview generator. The preview takes the same style
     /// features as the full model and gets its clusters, so that a cluster index means the same in both.
-    pub fn open(model: &ResolvedModel, device: Device, precision: Precision) -> Result<Models, RenderError> {
+    pub fn open(model: &ResolvedModel, device: Device, precision: PrecisionChoice) -> Result<Models, RenderError> {
         let full = Renderer::open(model, device, precision)?;
         let dir = full.source.join(PREVIEW_DIR);
         let preview = if dir.is_dir() {

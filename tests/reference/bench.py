@@ -1,6 +1,8 @@
 """PyTorch side of `pix2pixhd bench`: times the reference generator's forward pass (no autograd).
 
-Usage: bench.py CONFIG_JSON WIDTH HEIGHT DEVICE PRECISION WARMUP ITERS
+Usage: bench.py CONFIG_JSON WIDTH HEIGHT DEVICE PRECISION LAYOUT WARMUP ITERS
+PRECISION is fp32, fp16 or bf16 (weights and input in that dtype); LAYOUT is nchw (what the official test.py runs)
+or channels_last (model and input converted with memory_format=torch.channels_last).
 Prints one JSON line: {"times": [seconds per forward, ...], "threads": N, "torch": version}.
 The generator comes from reference.py (the independent reference used by the parity tests), with its ReLUs made
 in-place as in the pix2pixHD release, so that both sides run the same work.
@@ -58,10 +60,11 @@ def main(argv):
     width, height = int(argv[2]), int(argv[3])
     device = torch.device(argv[4])
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[argv[5]]
-    warmup, iters = int(argv[6]), int(argv[7])
+    layout = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}[argv[6]]
+    warmup, iters = int(argv[7]), int(argv[8])
     g, input_nc = make_generator(cfg)
-    g = g.to(device=device, dtype=dtype).eval()
-    x = torch.randn(1, input_nc, height, width, device=device, dtype=dtype)
+    g = g.to(device=device, dtype=dtype, memory_format=layout).eval()
+    x = torch.randn(1, input_nc, height, width, device=device, dtype=dtype).to(memory_format=layout)
     with torch.no_grad():
         report(time_calls(lambda: g(x), device, warmup, iters))
 
