@@ -16,6 +16,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/Utils.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -391,7 +392,13 @@ void check_labels(const at::Tensor& l, int64_t label_nc) {
 
 }  // namespace
 
+// How many norm_act calls took the ATen composition though not asked to (an input not channels-last, or of a
+// type or device the kernel does not take): the fast path's layout check.
+std::atomic<int64_t> g_norm_act_fallbacks{0};
+
 extern "C" {
+
+int64_t p2p_norm_act_fallbacks() { return g_norm_act_fallbacks.load(); }
 
 // *out = x in channels-last memory format (a copy, or x itself when it already is).
 char* p2p_to_channels_last(at::Tensor* x, at::Tensor** out) {
@@ -436,6 +443,7 @@ char* p2p_norm_act(at::Tensor* x, at::Tensor* residual, int64_t res_pad, int rel
     bool kernel = !force_aten && fits_kernel(in) &&
                   (!residual || (fits_kernel(*residual) && residual->scalar_type() == in.scalar_type()));
     if (!kernel) {
+      if (!force_aten) g_norm_act_fallbacks++;
       *out = new at::Tensor(norm_act_aten(in, residual, res_pad, relu != 0, pad));
       return;
     }

@@ -31,6 +31,7 @@ unsafe extern "C" {
         label_nc: i64,
         pad: i64,
     ) -> *mut c_char;
+    fn p2p_norm_act_fallbacks() -> i64;
     fn p2p_onehot_downsample(labels: *mut C_tensor, label_nc: i64, kind: i8, out: *mut *mut C_tensor) -> *mut c_char;
     fn free(p: *mut c_void);
 }
@@ -71,6 +72,12 @@ pub fn is_channels_last(x: &Tensor) -> bool {
 /// Whether this CPU has the native bfloat16 arithmetic LibTorch's kernels use (AVX-512 BF16 or AMX BF16).
 pub fn cpu_native_bf16() -> bool {
     unsafe { p2p_cpu_native_bf16() != 0 }
+}
+
+/// How many `norm_act` calls in this process could not use the kernel (their input was not channels-last, or of
+/// a device or type it does not take) and ran ATen's ops instead. On the CPU the fast path makes none.
+pub fn norm_act_fallbacks() -> i64 {
+    unsafe { p2p_norm_act_fallbacks() }
 }
 
 /// A residual added after the norm: a tensor and the reflection padding around the part that is added.

@@ -463,7 +463,10 @@ mod tests {
             let input = GenInput { onehot: Some(hot), rest: Some(rest) };
             for (p, tol) in [(Precision::Fp32, 1e-5), (Precision::Bf16, 0.1)] {
                 g.set_path(crate::model::fast::InferPath::fast(p));
+                let fallbacks = crate::model::fast::norm_act_fallbacks();
                 let got = g.infer_input(&input);
+                let extra = crate::model::fast::norm_act_fallbacks() - fallbacks;
+                assert_eq!(extra, 0, "every layer's output stays channels-last ({:?} {p:?})", cfg.net_g);
                 let diff = (&got - &want).abs().max().double_value(&[]);
                 assert!(diff < tol, "{:?} {p:?}: {diff}", cfg.net_g);
                 // A dense input on the fast path (no lookups) gives the same.
