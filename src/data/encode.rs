@@ -134,20 +134,32 @@ pub fn encode_input(
     device: Device,
 ) -> Result<Tensor, EncodeError> {
     let mut parts = vec![encode_labels(&[maps], cfg.label_nc, cfg.no_instance, device)?];
-    let (w, h) = (maps.width as i64, maps.height as i64);
-    if cfg.use_features() {
-        let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
-        if f.size() != [1, cfg.feat_num, h, w] {
-            return Err(EncodeError::FeatureShape {
-                got: f.size(),
-                feat_num: cfg.feat_num,
-                width: maps.width,
-                height: maps.height,
-            });
-        }
+    if let Some(f) = features(maps, cfg, feat)? {
         parts.push(f.to_device(device).to_kind(Kind::Float));
     }
     Ok(Tensor::cat(&parts, 1))
+}
+
+/// The feature map G takes, checked: `None` for a model without features, else `feat`, which must be
+/// [1, feat_num, H, W].
+fn features<'t>(
+    maps: Maps<'_>,
+    cfg: &ModelConfig,
+    feat: Option<&'t Tensor>,
+) -> Result<Option<&'t Tensor>, EncodeError> {
+    if !cfg.use_features() {
+        return Ok(None);
+    }
+    let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
+    if f.size() != [1, cfg.feat_num, maps.height as i64, maps.width as i64] {
+        return Err(EncodeError::FeatureShape {
+            got: f.size(),
+            feat_num: cfg.feat_num,
+            width: maps.width,
+            height: maps.height,
+        });
+    }
+    Ok(Some(f))
 }
 
 /// G's input for the fast path (`model::fast`): the labels as labels (uint8 [1, H, W] on the CPU) and the boundary
@@ -170,16 +182,7 @@ pub fn encode_input_parts(
         let e = edge_map(maps.inst.ok_or(EncodeError::MissingInstanceMap)?, maps.width, maps.height);
         rest.push(Tensor::from_slice(&e).to_device(device).to_kind(Kind::Float).reshape([1, 1, h, w]));
     }
-    if cfg.use_features() {
-        let f = feat.ok_or(EncodeError::MissingFeatures { feat_num: cfg.feat_num })?;
-        if f.size() != [1, cfg.feat_num, h, w] {
-            return Err(EncodeError::FeatureShape {
-                got: f.size(),
-                feat_num: cfg.feat_num,
-                width: maps.width,
-                height: maps.height,
-            });
-        }
+    if let Some(f) = features(maps, cfg, feat)? {
         rest.push(f.to_device(device).to_kind(Kind::Float));
     }
     Ok(GenInput {

@@ -164,7 +164,13 @@ impl GenInput {
         to_channels_last(&Tensor::cat(&parts, 1))
     }
 
-    /// The rest channels, channels-last, of `kind` on `device`.
+    /// The same input with the rest channels converted to `kind` and channels-last on `device` (the labels shared).
+    pub fn prepared(&self, kind: Kind, device: Device) -> GenInput {
+        let onehot = self.onehot.as_ref().map(|h| OneHot { labels: h.labels.shallow_clone(), label_nc: h.label_nc });
+        GenInput { onehot, rest: self.rest_as(kind, device) }
+    }
+
+    /// The rest channels, channels-last, of `kind` on `device` (themselves when they already are).
     pub fn rest_as(&self, kind: Kind, device: Device) -> Option<Tensor> {
         self.rest.as_ref().map(|r| to_channels_last(&r.to_device(device).to_kind(kind)))
     }

@@ -137,19 +137,19 @@ impl GlobalGenerator {
 
     /// G on the fast path (channels-last, the weights' kind, the fused kernels); the raw output, channels-last.
     pub fn forward_fast(&self, input: &GenInput) -> Tensor {
-        let first = first_conv_fast(&self.first, input);
-        match &self.head {
-            Some(head) => head.forward(&self.trunk_fast(&first, 3)).tanh_(),
-            None => self.trunk_fast(&first, 0),
-        }
+        self.after_first_fast(&first_conv_fast(&self.first, input))
     }
 
     /// The trunk on a dense input (a pyramid level), on the fast path.
     fn forward_fast_dense(&self, x: &Tensor) -> Tensor {
-        let first = self.first.forward(&reflect_pad(x, 3));
+        self.after_first_fast(&self.first.forward(&reflect_pad(x, 3)))
+    }
+
+    /// Everything after the first convolution (its raw output `first`): the trunk, and the head if there is one.
+    fn after_first_fast(&self, first: &Tensor) -> Tensor {
         match &self.head {
-            Some(head) => head.forward(&self.trunk_fast(&first, 3)).tanh_(),
-            None => self.trunk_fast(&first, 0),
+            Some(head) => head.forward(&self.trunk_fast(first, 3)).tanh_(),
+            None => self.trunk_fast(first, 0),
         }
     }
 }
@@ -376,6 +376,12 @@ impl Generator {
     /// fused with their ReLU, residual sum and the next layer's reflection padding (`super::fast`). The output is
     /// float32 [N, output_nc, H, W] (contiguous). Within rounding of `forward` in float32.
     pub fn forward_fast(&self, input: &GenInput) -> Tensor {
+        let ws = match self {
+            Generator::Global(g) => &g.first.ws,
+            Generator::Local(g) => &g.global.first.ws,
+        };
+        // The dense channels in the weights' kind and layout once, for every level that reads them.
+        let input = &input.prepared(ws.kind(), ws.device());
         let y = match self {
             Generator::Global(g) => g.forward_fast(input),
             Generator::Local(g) => g.forward_fast(input),
