@@ -5,12 +5,15 @@
 //   pass over a channels-last input, writing straight into the interior of an optionally reflection-padded output
 //   (the next convolution's input). Eager PyTorch runs instance norm on channels-last data by copying it to NCHW
 //   and back; this reads the input twice (statistics, output) and writes once.
-// - `p2p_onehot_conv_add`: the part of a convolution whose input channels are a one-hot label map, as a lookup:
-//   each output pixel adds, for each of the k*k taps, the weight column of the label under that tap. A 7x7
-//   convolution of 35 one-hot channels costs 49 additions of a C_out vector per pixel instead of 35*49 MACs.
+// - `p2p_label_levels` / `p2p_label_conv_add`: the part of a convolution whose input channels are a one-hot label
+//   map, or that map average-pooled (the LocalEnhancer's input pyramid), as a lookup. The levels are kept sparse:
+//   a pixel is one label, or (on a pooled boundary) a short list of labels and weights. Each output pixel adds, for
+//   each of the k*k taps, the weight column of the label under the tap; a tap row over one label is one add of the
+//   row's summed columns. A 7x7 convolution of 35 one-hot channels costs at most 49 additions of a C_out vector
+//   per pixel instead of 35*49 MACs, and inside a region one.
 //
 // Both work on float32 and bfloat16, N >= 1, on the CPU. Other devices and types take the same maths in ATen ops
-// (`p2p_norm_act`) or are refused (`p2p_onehot_conv_add`; the Rust side then runs the plain convolution).
+// (`p2p_norm_act`) or are refused (`p2p_label_conv_add`; the Rust side then runs the plain convolution).
 // Errors come back as a strdup'ed message the caller frees; results as a new at::Tensor* (tch's C_tensor).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -21,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -83,27 +87,54 @@ P2P_CLONES void p2p_apply_bf16(const uint16_t* x, const float* scale, const floa
   }
 }
 
-// One output row of the one-hot convolution: acc[x, :] = sum over taps (ky, kx) of table[ky][kx][rows[ky][x + kx]]
-// ([k][k][nc][co] floats; `rows` are the k reflection-padded label rows under the output row). Each pixel sums its
-// k*k weight columns in registers; the C_out loop has a constant trip count in the common widths.
+// One output row of the label convolution: acc[x, :] = sum over taps (ky, kx) of the weight columns of the input
+// pixel under the tap, from table[ky][kx][c][:] ([k][k][nc][co] floats). `rows` are the k reflection-padded code
+// rows under the output row: a code c >= 0 is a pure one-hot pixel of label c; a code -1 - m is a mixed pixel (a
+// pooled boundary), whose labels and weights are entries off[m]..off[m+1] of cls/wt. Label maps are piecewise
+// constant, so most windows repeat one label along a row: where `uni[ky][x]` says the k codes from x on are one
+// label c, that row of taps is one add of `rowsum[ky][c]` (the sum over kx); where all k rows are one label, the
+// pixel is `allsum[c]`. Each pixel sums in registers; the C_out loop has a constant trip count in the common widths.
 template <int CO>
-__attribute__((always_inline)) inline void gather_row(const uint8_t* const* __restrict rows,
-                                                      const float* __restrict table, float* __restrict acc,
-                                                      int64_t ow, int64_t k, int64_t nc, int64_t co) {
+__attribute__((always_inline)) inline void gather_row(const int32_t* const* __restrict rows,
+                                                      const uint8_t* const* __restrict uni,
+                                                      const float* __restrict table, const float* __restrict rowsum,
+                                                      const float* __restrict allsum, const int64_t* __restrict off,
+                                                      const uint8_t* __restrict cls, const float* __restrict wt,
+                                                      float* __restrict acc, int64_t ow, int64_t k, int64_t nc,
+                                                      int64_t co) {
   const int64_t n = CO > 0 ? CO : co;
   for (int64_t x = 0; x < ow; x++) {
-    float r[CO > 0 ? CO : 1] = {};
     float* out = acc + x * n;
+    const int32_t c0 = rows[0][x];
+    bool all = true;
+    for (int64_t ky = 0; ky < k; ky++) all = all && uni[ky][x] && rows[ky][x] == c0;
+    if (all) {
+      const float* s = allsum + c0 * n;
+      for (int64_t j = 0; j < n; j++) out[j] = s[j];
+      continue;
+    }
+    float r[CO > 0 ? CO : 1] = {};
     if (CO == 0) std::fill(out, out + n, 0.f);
+    auto add = [&](const float* __restrict wv, float f) __attribute__((always_inline)) {
+      if constexpr (CO > 0) {
+        for (int j = 0; j < CO; j++) r[j] += f * wv[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) out[j] += f * wv[j];
+      }
+    };
     for (int64_t ky = 0; ky < k; ky++) {
-      const uint8_t* lr = rows[ky] + x;
+      const int32_t* lr = rows[ky] + x;
+      if (uni[ky][x]) {
+        add(rowsum + (ky * nc + lr[0]) * n, 1.f);
+        continue;
+      }
       const float* t = table + ky * k * nc * n;
       for (int64_t kx = 0; kx < k; kx++) {
-        const float* wv = t + (kx * nc + lr[kx]) * n;
-        if constexpr (CO > 0) {
-          for (int j = 0; j < CO; j++) r[j] += wv[j];
+        const int32_t code = lr[kx];
+        if (code >= 0) {
+          add(t + (kx * nc + code) * n, 1.f);
         } else {
-          for (int64_t j = 0; j < n; j++) out[j] += wv[j];
+          for (int64_t e = off[-1 - code], end = off[-code]; e < end; e++) add(t + (kx * nc + cls[e]) * n, wt[e]);
         }
       }
     }
@@ -113,17 +144,20 @@ __attribute__((always_inline)) inline void gather_row(const uint8_t* const* __re
   }
 }
 
-P2P_CLONES void p2p_gather_row(const uint8_t* const* rows, const float* table, float* acc, int64_t ow, int64_t k,
-                               int64_t nc, int64_t co) {
+P2P_CLONES void p2p_gather_row(const int32_t* const* rows, const uint8_t* const* uni, const float* table,
+                               const float* rowsum, const float* allsum, const int64_t* off, const uint8_t* cls,
+                               const float* wt, float* acc, int64_t ow, int64_t k, int64_t nc, int64_t co) {
   switch (co) {
     case 8:
-      return gather_row<8>(rows, table, acc, ow, k, nc, co);
+      return gather_row<8>(rows, uni, table, rowsum, allsum, off, cls, wt, acc, ow, k, nc, co);
     case 16:
-      return gather_row<16>(rows, table, acc, ow, k, nc, co);
+      return gather_row<16>(rows, uni, table, rowsum, allsum, off, cls, wt, acc, ow, k, nc, co);
     case 32:
-      return gather_row<32>(rows, table, acc, ow, k, nc, co);
+      return gather_row<32>(rows, uni, table, rowsum, allsum, off, cls, wt, acc, ow, k, nc, co);
+    case 64:
+      return gather_row<64>(rows, uni, table, rowsum, allsum, off, cls, wt, acc, ow, k, nc, co);
     default:
-      return gather_row<0>(rows, table, acc, ow, k, nc, co);
+      return gather_row<0>(rows, uni, table, rowsum, allsum, off, cls, wt, acc, ow, k, nc, co);
   }
 }
 
@@ -309,75 +343,146 @@ char* catching(F f) {
   }
 }
 
-// out[i, :, y, x] += sum over taps (ky, kx) of table[ky][kx][label[i, y + ky - pad, x + kx - pad]][:], the labels
-// read with reflection at the borders (as the reflection-padded one-hot input would give them).
+// One level of G's label input: the one-hot map of the labels, or its AvgPool2d(3, 2, 1, count_include_pad=False)
+// pooled `l` times, kept sparse. code[i][y][x] >= 0: the pixel is the one-hot of that label; -1 - m: it is mixed,
+// its nonzero labels and values are entries off[m]..off[m+1] of cls/wt.
+struct Level {
+  int64_t n = 0, h = 0, w = 0;
+  std::vector<int32_t> code;
+  std::vector<int64_t> off{0};
+  std::vector<uint8_t> cls;
+  std::vector<float> wt;
+};
+
+struct Levels {
+  int64_t nc = 0;
+  std::vector<Level> levels;
+};
+
+// The next level: each pixel the average of the 3x3 window at (2 oy, 2 ox) of `in`, padding not counted.
+Level pool_level(const Level& in) {
+  Level o;
+  o.n = in.n, o.h = (in.h - 1) / 2 + 1, o.w = (in.w - 1) / 2 + 1;
+  o.code.assign(o.n * o.h * o.w, 0);
+  const int64_t rows = o.n * o.h;
+  std::vector<int64_t> row_mixed(rows + 1, 0), row_nnz(rows + 1, 0);
+  // Visits the window of (row r, ox): returns its label when pure, else -1 with the averaged labels in
+  // (touched[0..nt), acc[label]).
+  auto window = [&](int64_t r, int64_t ox, float* acc, uint8_t* seen, uint8_t* touched, int& nt) -> int32_t {
+    int64_t i = r / o.h, oy = r % o.h;
+    int64_t y0 = std::max<int64_t>(0, 2 * oy - 1), y1 = std::min<int64_t>(in.h, 2 * oy + 2);
+    int64_t x0 = std::max<int64_t>(0, 2 * ox - 1), x1 = std::min<int64_t>(in.w, 2 * ox + 2);
+    const int32_t first = in.code[(i * in.h + y0) * in.w + x0];
+    bool pure = first >= 0;
+    for (int64_t y = y0; y < y1 && pure; y++)
+      for (int64_t x = x0; x < x1; x++) pure = pure && in.code[(i * in.h + y) * in.w + x] == first;
+    if (pure) return first;
+    nt = 0;
+    auto add = [&](uint8_t c, float v) {
+      if (!seen[c]) seen[c] = 1, acc[c] = 0.f, touched[nt++] = c;
+      acc[c] += v;
+    };
+    for (int64_t y = y0; y < y1; y++)
+      for (int64_t x = x0; x < x1; x++) {
+        int32_t c = in.code[(i * in.h + y) * in.w + x];
+        if (c >= 0) {
+          add(static_cast<uint8_t>(c), 1.f);
+        } else {
+          for (int64_t e = in.off[-1 - c]; e < in.off[-c]; e++) add(in.cls[e], in.wt[e]);
+        }
+      }
+    float inv = 1.f / static_cast<float>((y1 - y0) * (x1 - x0));
+    for (int t = 0; t < nt; t++) acc[touched[t]] *= inv, seen[touched[t]] = 0;
+    return -1;
+  };
+  for (int pass = 0; pass < 2; pass++) {
+    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+      float acc[256];
+      uint8_t seen[256] = {}, touched[256];
+      int nt = 0;
+      for (int64_t r = begin; r < end; r++) {
+        int64_t m = pass == 0 ? 0 : row_mixed[r], e = pass == 0 ? 0 : row_nnz[r];
+        for (int64_t ox = 0; ox < o.w; ox++) {
+          int32_t c = window(r, ox, acc, seen, touched, nt);
+          if (c >= 0) {
+            o.code[r * o.w + ox] = c;
+            continue;
+          }
+          if (pass == 1) {
+            o.code[r * o.w + ox] = static_cast<int32_t>(-1 - m);
+            for (int t = 0; t < nt; t++) o.cls[e + t] = touched[t], o.wt[e + t] = acc[touched[t]];
+            o.off[m + 1] = e + nt;
+          }
+          m++, e += nt;
+        }
+        if (pass == 0) row_mixed[r + 1] = m, row_nnz[r + 1] = e;
+      }
+    });
+    if (pass == 0) {
+      for (int64_t r = 0; r < rows; r++) row_mixed[r + 1] += row_mixed[r], row_nnz[r + 1] += row_nnz[r];
+      TORCH_CHECK(row_mixed[rows] < INT32_MAX, "too many mixed pixels in a pooled label map");
+      o.off.assign(row_mixed[rows] + 1, 0);
+      o.cls.assign(row_nnz[rows], 0);
+      o.wt.assign(row_nnz[rows], 0.f);
+    }
+  }
+  return o;
+}
+
+// out[i, :, y, x] += sum over taps (ky, kx) of the weight columns of level pixel (y + ky - pad, x + kx - pad), the
+// level read with reflection at the borders (as the reflection-padded one-hot input would give it).
 template <typename T>
-void onehot_add_cpu(const uint8_t* labels, int64_t n_items, int64_t h, int64_t w, const float* table, int64_t nc,
-                    int64_t co, int64_t k, int64_t pad, T* out, int64_t oh, int64_t ow) {
+void level_add_cpu(const Level& lv, const float* table, int64_t nc, int64_t co, int64_t k, int64_t pad, T* out,
+                   int64_t oh, int64_t ow) {
   auto reflect = [](int64_t v, int64_t n) {
     if (v < 0) v = -v;
     if (v >= n) v = 2 * (n - 1) - v;
     return v;
   };
-  int64_t ph = h + 2 * pad, pw = w + 2 * pad;
-  std::vector<uint8_t> padded(n_items * ph * pw);
+  const int64_t n_items = lv.n, h = lv.h, w = lv.w, ph = h + 2 * pad, pw = w + 2 * pad;
+  std::vector<int32_t> padded(n_items * ph * pw);
   std::vector<int64_t> cols(pw);
   for (int64_t x = 0; x < pw; x++) cols[x] = reflect(x - pad, w);
+  // uniform[row][x]: the k codes of padded row `row` from x on are one pure label.
+  std::vector<uint8_t> uniform(n_items * ph * ow);
   at::parallel_for(0, n_items * ph, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
       int64_t i = r / ph, y = r % ph;
-      const uint8_t* src = labels + (i * h + reflect(y - pad, h)) * w;
-      uint8_t* dst = padded.data() + r * pw;
-      for (int64_t x = 0; x < pw; x++) dst[x] = src[cols[x]];
+      const int32_t* src = lv.code.data() + (i * h + reflect(y - pad, h)) * w;
+      int32_t* p = padded.data() + r * pw;
+      for (int64_t x = 0; x < pw; x++) p[x] = src[cols[x]];
+      uint8_t* u = uniform.data() + r * ow;
+      int64_t run = 1;  // equal codes from x on, counted from the right end
+      for (int64_t x = pw - 1; x >= 0; x--) {
+        run = x + 1 < pw && p[x] == p[x + 1] ? run + 1 : 1;
+        if (x < ow) u[x] = run >= k && p[x] >= 0;
+      }
     }
   });
+  // rowsum[ky][c][:] = sum over kx of table[ky][kx][c][:]; allsum[c][:] = sum over ky of rowsum[ky][c][:].
+  std::vector<float> rowsum(k * nc * co, 0.f), allsum(nc * co, 0.f);
+  for (int64_t ky = 0; ky < k; ky++)
+    for (int64_t kx = 0; kx < k; kx++)
+      for (int64_t j = 0; j < nc * co; j++) rowsum[ky * nc * co + j] += table[(ky * k + kx) * nc * co + j];
+  for (int64_t ky = 0; ky < k; ky++)
+    for (int64_t j = 0; j < nc * co; j++) allsum[j] += rowsum[ky * nc * co + j];
   at::parallel_for(0, n_items * oh, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> acc(ow * co);
-    std::vector<const uint8_t*> rows(k);
+    std::vector<const int32_t*> rows(k);
+    std::vector<const uint8_t*> uni(k);
     for (int64_t r = begin; r < end; r++) {
       int64_t i = r / oh, y = r % oh;
-      for (int64_t ky = 0; ky < k; ky++) rows[ky] = padded.data() + (i * ph + y + ky) * pw;
-      p2p_gather_row(rows.data(), table, acc.data(), ow, k, nc, co);
+      for (int64_t ky = 0; ky < k; ky++) {
+        rows[ky] = padded.data() + (i * ph + y + ky) * pw;
+        uni[ky] = uniform.data() + (i * ph + y + ky) * ow;
+      }
+      p2p_gather_row(rows.data(), uni.data(), table, rowsum.data(), allsum.data(), lv.off.data(), lv.cls.data(),
+                     lv.wt.data(), acc.data(), ow, k, nc, co);
       T* orow = out + (i * oh + y) * ow * co;
       if constexpr (std::is_same_v<T, float>) {
         p2p_add_f32(orow, acc.data(), ow * co);
       } else {
         p2p_add_bf16(orow, acc.data(), ow * co);
-      }
-    }
-  });
-}
-
-// out[i, :, oy, ox] = the one-hot of labels averaged over the 3x3 window at (2 oy, 2 ox), padding 1 not counted:
-// AvgPool2d(3, 2, 1, count_include_pad=False) of the one-hot map, from the labels.
-template <typename T>
-void onehot_pool_cpu(const uint8_t* labels, int64_t n_items, int64_t h, int64_t w, int64_t nc, T* out, int64_t oh,
-                     int64_t ow) {
-  at::parallel_for(0, n_items * oh, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; r++) {
-      int64_t i = r / oh, oy = r % oh;
-      int64_t y0 = std::max<int64_t>(0, 2 * oy - 1), y1 = std::min<int64_t>(h, 2 * oy + 2);
-      T* orow = out + r * ow * nc;
-      std::memset(orow, 0, ow * nc * sizeof(T));  // +0.0 in float32 and bfloat16 alike
-      for (int64_t ox = 0; ox < ow; ox++) {
-        int64_t x0 = std::max<int64_t>(0, 2 * ox - 1), x1 = std::min<int64_t>(w, 2 * ox + 2);
-        uint8_t win[9];
-        int n = 0;
-        for (int64_t y = y0; y < y1; y++) {
-          const uint8_t* lrow = labels + (i * h + y) * w;
-          for (int64_t x = x0; x < x1; x++) win[n++] = lrow[x];
-        }
-        float inv = 1.f / static_cast<float>(n);
-        T* o = orow + ox * nc;
-        for (int a = 0; a < n; a++) {
-          int count = 0;
-          for (int b = 0; b < n; b++) count += win[a] == win[b];
-          if constexpr (std::is_same_v<T, float>) {
-            o[win[a]] = count * inv;
-          } else {
-            o[win[a]] = f2bf(count * inv);
-          }
-        }
       }
     }
   });
@@ -461,49 +566,57 @@ char* p2p_norm_act(at::Tensor* x, at::Tensor* residual, int64_t res_pad, int rel
 // Adds to `acc` (channels-last [N, C_out, OH, OW], float32 or bfloat16, CPU; typically the convolution of the
 // other input channels, bias included) the convolution of the one-hot encoding of `labels` ([N, H, W] uint8,
 // values < label_nc) with weight[:, :label_nc] ([C_out, C_in, k, k], stride 1), reflection-padded by `pad`.
-char* p2p_onehot_conv_add(at::Tensor* acc, at::Tensor* labels, at::Tensor* weight, int64_t label_nc, int64_t pad) {
+// *out = the label levels 0..=k of `labels` ([N, H, W] uint8, values < label_nc): the one-hot map and its k
+// poolings, sparse (free with p2p_label_levels_free).
+char* p2p_label_levels(at::Tensor* labels, int64_t label_nc, int64_t k, void** out) {
+  return catching([&] {
+    const at::Tensor& l = *labels;
+    check_labels(l, label_nc);
+    TORCH_CHECK(k >= 0 && k <= 16, "label levels: ", k, " poolings");
+    auto lv = std::make_unique<Levels>();
+    lv->nc = label_nc;
+    Level base;
+    base.n = l.size(0), base.h = l.size(1), base.w = l.size(2);
+    const uint8_t* src = l.data_ptr<uint8_t>();
+    base.code.assign(src, src + l.numel());
+    lv->levels.push_back(std::move(base));
+    for (int64_t i = 0; i < k; i++) lv->levels.push_back(pool_level(lv->levels.back()));
+    *out = lv.release();
+  });
+}
+
+void p2p_label_levels_free(void* levels) { delete static_cast<Levels*>(levels); }
+
+// acc += the convolution of label level `level` (the one-hot map pooled that many times), reflection-padded by
+// `pad`, with the first label_nc input channels of `weight`. acc: channels-last float32/bfloat16 on the CPU, holding
+// the convolution of the other input channels with the bias.
+char* p2p_label_conv_add(at::Tensor* acc, void* levels, int64_t level, at::Tensor* weight, int64_t pad) {
   return catching([&] {
     const at::Tensor& o = *acc;
-    const at::Tensor& l = *labels;
     const at::Tensor& wt = *weight;
-    TORCH_CHECK(fits_kernel(o), "onehot_conv_add needs a channels-last float32/bfloat16 CPU output");
-    check_labels(l, label_nc);
+    const Levels& all = *static_cast<const Levels*>(levels);
+    TORCH_CHECK(level >= 0 && level < static_cast<int64_t>(all.levels.size()), "no label level ", level);
+    const Level& lv = all.levels[level];
+    const int64_t label_nc = all.nc;
+    TORCH_CHECK(fits_kernel(o), "label_conv_add needs a channels-last float32/bfloat16 CPU output");
     TORCH_CHECK(wt.dim() == 4 && wt.size(2) == wt.size(3) && wt.size(1) >= label_nc && wt.size(0) == o.size(1),
-                "onehot_conv_add: weight ", wt.sizes(), " does not fit ", label_nc, " labels and ", o.size(1),
+                "label_conv_add: weight ", wt.sizes(), " does not fit ", label_nc, " labels and ", o.size(1),
                 " outputs");
-    int64_t n = l.size(0), h = l.size(1), w = l.size(2), k = wt.size(2), co = wt.size(0);
-    TORCH_CHECK(o.size(0) == n && o.size(2) == h + 2 * pad - k + 1 && o.size(3) == w + 2 * pad - k + 1,
-                "onehot_conv_add: output ", o.sizes(), " is not the convolution of ", l.sizes());
-    TORCH_CHECK(pad < h && pad < w, "reflection padding ", pad, " does not fit ", h, "x", w);
+    int64_t k = wt.size(2), co = wt.size(0);
+    TORCH_CHECK(o.size(0) == lv.n && o.size(2) == lv.h + 2 * pad - k + 1 && o.size(3) == lv.w + 2 * pad - k + 1,
+                "label_conv_add: output ", o.sizes(), " is not the convolution of level ", level, " (", lv.n, "x",
+                lv.h, "x", lv.w, ")");
+    TORCH_CHECK(pad < lv.h && pad < lv.w, "reflection padding ", pad, " does not fit ", lv.h, "x", lv.w);
     // table[ky][kx][label][c_out]
     at::Tensor table = wt.narrow(1, 0, label_nc).to(at::kFloat).permute({2, 3, 1, 0}).contiguous();
     if (o.scalar_type() == at::kFloat) {
-      onehot_add_cpu<float>(l.data_ptr<uint8_t>(), n, h, w, table.data_ptr<float>(), label_nc, co, k, pad,
-                            o.data_ptr<float>(), o.size(2), o.size(3));
+      level_add_cpu<float>(lv, table.data_ptr<float>(), label_nc, co, k, pad, o.data_ptr<float>(), o.size(2),
+                           o.size(3));
     } else {
-      onehot_add_cpu<uint16_t>(l.data_ptr<uint8_t>(), n, h, w, table.data_ptr<float>(), label_nc, co, k, pad,
-                               reinterpret_cast<uint16_t*>(o.data_ptr()), o.size(2), o.size(3));
+      level_add_cpu<uint16_t>(lv, table.data_ptr<float>(), label_nc, co, k, pad,
+                              reinterpret_cast<uint16_t*>(o.data_ptr()), o.size(2), o.size(3));
     }
   });
 }
 
-// *out = AvgPool2d(3, 2, 1, count_include_pad=False) of the one-hot encoding of `labels` ([N, H, W] uint8, values
-// < label_nc), channels-last [N, label_nc, ceil(H/2), ceil(W/2)], of `kind` (6 float32, 15 bfloat16).
-char* p2p_onehot_downsample(at::Tensor* labels, int64_t label_nc, int8_t kind, at::Tensor** out) {
-  return catching([&] {
-    const at::Tensor& l = *labels;
-    check_labels(l, label_nc);
-    auto st = static_cast<at::ScalarType>(kind);
-    TORCH_CHECK(st == at::kFloat || st == at::kBFloat16, "onehot_downsample makes float32 or bfloat16");
-    int64_t n = l.size(0), h = l.size(1), w = l.size(2), oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
-    at::Tensor o = at::empty({n, label_nc, oh, ow}, l.options().dtype(st).memory_format(at::MemoryFormat::ChannelsLast));
-    if (st == at::kFloat) {
-      onehot_pool_cpu<float>(l.data_ptr<uint8_t>(), n, h, w, label_nc, o.data_ptr<float>(), oh, ow);
-    } else {
-      onehot_pool_cpu<uint16_t>(l.data_ptr<uint8_t>(), n, h, w, label_nc, reinterpret_cast<uint16_t*>(o.data_ptr()),
-                                oh, ow);
-    }
-    *out = new at::Tensor(o);
-  });
-}
 }

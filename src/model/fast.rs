@@ -24,15 +24,16 @@ unsafe extern "C" {
         force_aten: i32,
         out: *mut *mut C_tensor,
     ) -> *mut c_char;
-    fn p2p_onehot_conv_add(
+    fn p2p_label_levels(labels: *mut C_tensor, label_nc: i64, k: i64, out: *mut *mut c_void) -> *mut c_char;
+    fn p2p_label_levels_free(levels: *mut c_void);
+    fn p2p_label_conv_add(
         acc: *mut C_tensor,
-        labels: *mut C_tensor,
+        levels: *mut c_void,
+        level: i64,
         weight: *mut C_tensor,
-        label_nc: i64,
         pad: i64,
     ) -> *mut c_char;
     fn p2p_norm_act_fallbacks() -> i64;
-    fn p2p_onehot_downsample(labels: *mut C_tensor, label_nc: i64, kind: i8, out: *mut *mut C_tensor) -> *mut c_char;
     fn free(p: *mut c_void);
 }
 
@@ -113,22 +114,54 @@ impl OneHot {
         hot.permute([0, 3, 1, 2])
     }
 
-    /// AvgPool2d(3, 2, 1, count_include_pad=False) of the one-hot encoding, computed from the labels (CPU only).
-    pub fn downsample(&self, kind: Kind) -> Tensor {
-        let mut out = std::ptr::null_mut();
-        let k = match kind {
-            Kind::BFloat16 => 15,
-            _ => 6,
-        };
-        let err = unsafe { p2p_onehot_downsample(raw(&self.labels), self.label_nc, k, &mut out) };
-        owned("one-hot pooling", err, out)
+    /// The one-hot map (level 0) and its `k` poolings by AvgPool2d(3, 2, 1, count_include_pad=False) (levels
+    /// 1..=k, the LocalEnhancer's input pyramid), kept as labels (CPU only).
+    pub fn levels(&self, k: usize) -> LabelLevels {
+        let (n, mut h, mut w) = self.labels.size3().expect("labels are [N, H, W]");
+        let mut sizes = vec![(n, h, w)];
+        for _ in 0..k {
+            (h, w) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
+            sizes.push((n, h, w));
+        }
+        let mut ptr = std::ptr::null_mut();
+        let err = unsafe { p2p_label_levels(raw(&self.labels), self.label_nc, k as i64, &mut ptr) };
+        check("label levels", err);
+        LabelLevels { ptr, sizes }
     }
 
     /// Adds to `acc` (channels-last, the convolution of the other input channels with its bias) the convolution
     /// of this one-hot map, reflection-padded by `pad`, with the first `label_nc` input channels of `weight`.
     pub fn conv_add(&self, acc: &Tensor, weight: &Tensor, pad: i64) {
-        let err = unsafe { p2p_onehot_conv_add(raw(acc), raw(&self.labels), raw(weight), self.label_nc, pad) };
+        self.levels(0).conv_add(0, acc, weight, pad);
+    }
+}
+
+/// A one-hot label map and its poolings, held by the kernels (see [`OneHot::levels`]).
+#[derive(Debug)]
+pub struct LabelLevels {
+    ptr: *mut c_void,
+    /// [N, H, W] of each level.
+    sizes: Vec<(i64, i64, i64)>,
+}
+
+impl LabelLevels {
+    /// [N, H, W] of level `level`.
+    pub fn size(&self, level: usize) -> (i64, i64, i64) {
+        self.sizes[level]
+    }
+
+    /// Adds to `acc` (channels-last, the convolution of the other input channels with its bias) the convolution
+    /// of level `level`, reflection-padded by `pad`, with the first `label_nc` input channels of `weight`.
+    pub fn conv_add(&self, level: usize, acc: &Tensor, weight: &Tensor, pad: i64) {
+        let err = unsafe { p2p_label_conv_add(raw(acc), self.ptr, level as i64, raw(weight), pad) };
         check("one-hot convolution", err);
+    }
+}
+
+impl Drop for LabelLevels {
+    fn drop(&mut self) {
+        // SAFETY: made by p2p_label_levels, freed once.
+        unsafe { p2p_label_levels_free(self.ptr) }
     }
 }
 
@@ -276,16 +309,10 @@ mod tests {
     }
 
     #[test]
-    fn one_hot_pooling_and_convolution_match_the_dense_ops() {
+    fn the_one_hot_convolution_matches_the_dense_convolution() {
         let hot = labels(2, 9, 12, 5, 3);
         let dense = hot.dense(Kind::Float, Device::Cpu);
         assert_eq!(dense.sum_dim_intlist([1i64].as_slice(), false, Kind::Float).min().double_value(&[]), 1.0);
-        let want = crate::model::layers::downsample(&dense.contiguous());
-        for kind in [Kind::Float, Kind::BFloat16] {
-            let got = hot.downsample(kind);
-            assert!(is_channels_last(&got) && got.size() == want.size());
-            assert!(max_diff(&got, &want) < if kind == Kind::Float { 1e-6 } else { 4e-3 }, "{kind:?}");
-        }
         // A 7x7 convolution of [one-hot : 2 more channels], reflection-padded by 3.
         let rest = randn(&[2, 2, 9, 12], 4);
         let weight = randn(&[6, 7, 7, 7], 5);
@@ -306,11 +333,58 @@ mod tests {
     }
 
     #[test]
+    fn the_one_hot_convolution_matches_on_piecewise_constant_labels() {
+        // Blocks of one label, as in a label map: windows wholly inside a block, across an edge, and at the borders.
+        let (h, w, nc) = (23i64, 37i64, 5i64);
+        let map: Vec<u8> = (0..h * w).map(|i| (((i % w) / 6 + (i / w) / 9 + (i % w) / 31) % nc) as u8).collect();
+        let hot = OneHot { labels: Tensor::from_slice(&map).reshape([1, h, w]), label_nc: nc };
+        let dense = hot.dense(Kind::Float, Device::Cpu).contiguous();
+        for (co, k) in [(6i64, 7i64), (8, 7), (16, 3), (32, 7)] {
+            let pad = k / 2;
+            let weight = randn(&[co, nc, k, k], co);
+            let want = dense.reflection_pad2d([pad; 4]).conv2d::<Tensor>(&weight, None, [1, 1], [0, 0], [1, 1], 1);
+            let acc = to_channels_last(&Tensor::zeros_like(&want));
+            hot.conv_add(&acc, &weight, pad);
+            assert!(max_diff(&acc, &want) < 1e-4, "{co} outputs, {k}x{k}: {}", max_diff(&acc, &want));
+        }
+    }
+
+    /// Level l of the label levels is the one-hot map pooled l times by AvgPool2d(3, 2, 1) (the LocalEnhancer's
+    /// downsampling); its convolution matches the dense one, on region-like labels (pure pixels and pooled
+    /// boundaries) and on noise (every pooled pixel mixed).
+    #[test]
+    fn pooled_label_levels_convolve_as_the_pooled_one_hot_map() {
+        let (h, w, nc) = (45i64, 70i64, 6i64);
+        let blocks: Vec<u8> = (0..h * w).map(|i| (((i % w) / 11 + (i / w) / 8) % nc) as u8).collect();
+        let blocky = OneHot { labels: Tensor::from_slice(&blocks).reshape([1, h, w]), label_nc: nc };
+        for hot in [blocky, labels(2, h, w, nc, 8)] {
+            let levels = hot.levels(3);
+            let mut dense = hot.dense(Kind::Float, Device::Cpu).contiguous();
+            for level in 0..=3usize {
+                let (n, lh, lw) = levels.size(level);
+                assert_eq!(dense.size(), [n, nc, lh, lw]);
+                let weight = randn(&[16, nc, 7, 7], level as i64);
+                let want = dense.reflection_pad2d([3; 4]).conv2d::<Tensor>(&weight, None, [1, 1], [0, 0], [1, 1], 1);
+                for kind in [Kind::Float, Kind::BFloat16] {
+                    let wk = weight.to_kind(kind);
+                    let acc = to_channels_last(&Tensor::zeros_like(&want).to_kind(kind));
+                    levels.conv_add(level, &acc, &wk, 3);
+                    // bf16: the weights and the sum rounded to 8 bits of mantissa, 1% of the largest output.
+                    let scale = want.abs().max().double_value(&[]);
+                    let tol = if kind == Kind::Float { 1e-4 } else { 0.01 * scale };
+                    assert!(max_diff(&acc, &want) < tol, "level {level} {kind:?}: {}", max_diff(&acc, &want));
+                }
+                dense = crate::model::layers::downsample(&dense);
+            }
+        }
+    }
+
+    #[test]
     #[should_panic(expected = "not below label_nc")]
     fn a_label_out_of_range_is_refused() {
         let mut hot = labels(1, 4, 4, 3, 0);
         hot.label_nc = 2;
         hot.labels = hot.labels.fill(2);
-        let _ = hot.downsample(Kind::Float);
+        let _ = hot.levels(1);
     }
 }

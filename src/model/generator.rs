@@ -5,7 +5,7 @@
 //! multiples of `ModelConfig::size_base()`; output [B, output_nc, H, W] in [-1, 1].
 
 use super::config::{ModelConfig, NetG};
-use super::fast::{GenInput, norm_act, to_channels_last};
+use super::fast::{GenInput, LabelLevels, norm_act, to_channels_last};
 use super::layers::{
     Norms, ResnetBlock, conv_norm_relu, conv_norm_relu_with, conv_transpose_up, conv2d, downsample, reflect_pad,
 };
@@ -92,27 +92,34 @@ fn first_conv_fast(conv: &nn::Conv2D, input: &GenInput) -> Tensor {
     let (kind, device) = (conv.ws.kind(), conv.ws.device());
     match &input.onehot {
         Some(hot) if input.uses_kernels(device) => {
-            let nc = hot.label_nc;
-            let c_in = conv.ws.size()[1];
-            let acc = match input.rest_as(kind, device) {
-                Some(rest) => {
-                    let w = conv.ws.narrow(1, nc, c_in - nc);
-                    to_channels_last(&reflect_pad(&rest, 3).conv2d(&w, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1))
-                }
-                None => {
-                    let (n, h, w) = hot.labels.size3().expect("labels are [N, H, W]");
-                    let zeros = to_channels_last(&Tensor::zeros([n, conv.ws.size()[0], h, w], (kind, device)));
-                    match &conv.bs {
-                        Some(b) => to_channels_last(&(zeros + b.reshape([1, -1, 1, 1]))),
-                        None => zeros,
-                    }
-                }
-            };
-            hot.conv_add(&acc, &conv.ws, 3);
-            acc
+            first_conv_labels(conv, &hot.levels(0), 0, input.rest_as(kind, device).as_ref())
         }
         _ => conv.forward(&reflect_pad(&input.to_dense(kind, device), 3)),
     }
+}
+
+/// The 7×7 input convolution (reflection padding 3) of one level of G's input on the CPU: its label channels
+/// (`level` of `labels`) as a lookup, the other channels (`rest`, channels-last, of the weights' kind) convolved.
+fn first_conv_labels(conv: &nn::Conv2D, labels: &LabelLevels, level: usize, rest: Option<&Tensor>) -> Tensor {
+    let (kind, device) = (conv.ws.kind(), conv.ws.device());
+    let (c_out, c_in) = (conv.ws.size()[0], conv.ws.size()[1]);
+    let acc = match rest {
+        Some(rest) => {
+            let nc = c_in - rest.size()[1];
+            let w = conv.ws.narrow(1, nc, c_in - nc);
+            to_channels_last(&reflect_pad(rest, 3).conv2d(&w, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1))
+        }
+        None => {
+            let (n, h, w) = labels.size(level);
+            let zeros = to_channels_last(&Tensor::zeros([n, c_out, h, w], (kind, device)));
+            match &conv.bs {
+                Some(b) => to_channels_last(&(zeros + b.reshape([1, -1, 1, 1]))),
+                None => zeros,
+            }
+        }
+    };
+    labels.conv_add(level, &acc, &conv.ws, 3);
+    acc
 }
 
 impl GlobalGenerator {
@@ -138,11 +145,6 @@ impl GlobalGenerator {
     /// G on the fast path (channels-last, the weights' kind, the fused kernels); the raw output, channels-last.
     pub fn forward_fast(&self, input: &GenInput) -> Tensor {
         self.after_first_fast(&first_conv_fast(&self.first, input))
-    }
-
-    /// The trunk on a dense input (a pyramid level), on the fast path.
-    fn forward_fast_dense(&self, x: &Tensor) -> Tensor {
-        self.after_first_fast(&self.first.forward(&reflect_pad(x, 3)))
     }
 
     /// Everything after the first convolution (its raw output `first`): the trunk, and the head if there is one.
@@ -283,39 +285,32 @@ impl LocalEnhancer {
 
 impl LocalEnhancer {
     /// G on the fast path (channels-last, the weights' kind, the fused kernels); the raw output, channels-last.
-    /// The pyramid's first level is pooled from the labels when the kernels apply; the finest enhancer's input
-    /// convolution reads the labels.
+    /// When the kernels apply, the label channels of every pyramid level stay labels (pooled sparsely) and each
+    /// level's input convolution reads them as a lookup.
     pub fn forward_fast(&self, input: &GenInput) -> Tensor {
         let k = self.enhancers.len();
         let (kind, device) = (self.global.first.ws.kind(), self.global.first.ws.device());
-        // levels[i] is the input at 1/2^i, i = 1..=K (level 0 is `input` itself).
-        let mut levels: Vec<Tensor> = Vec::with_capacity(k);
-        if k > 0 {
-            let first = match &input.onehot {
-                Some(hot) if input.uses_kernels(device) => {
-                    let mut parts = vec![hot.downsample(kind)];
-                    parts.extend(input.rest_as(kind, device).map(|r| to_channels_last(&downsample(&r))));
-                    to_channels_last(&Tensor::cat(&parts, 1))
-                }
-                _ => to_channels_last(&downsample(&input.to_dense(kind, device))),
-            };
-            levels.push(first);
-            for i in 1..k {
-                let next = to_channels_last(&downsample(&levels[i - 1]));
+        // The input at 1/2^i, i = 0..=k: its labels as levels and the other channels dense, or all of it dense.
+        let pool = |first: Option<Tensor>| -> Vec<Option<Tensor>> {
+            let mut levels = vec![first];
+            for i in 0..k {
+                let next = levels[i].as_ref().map(|x| to_channels_last(&downsample(x)));
                 levels.push(next);
             }
-        }
-        let mut out = match levels.last() {
-            Some(coarsest) => self.global.forward_fast_dense(coarsest),
-            None => self.global.forward_fast(input),
+            levels
         };
+        let labels = input.onehot.as_ref().filter(|_| input.uses_kernels(device)).map(|hot| hot.levels(k));
+        let rest = match &labels {
+            Some(_) => pool(input.rest_as(kind, device)),
+            None => pool(Some(input.to_dense(kind, device))),
+        };
+        let first_conv = |conv: &nn::Conv2D, level: usize| match &labels {
+            Some(l) => first_conv_labels(conv, l, level, rest[level].as_ref()),
+            None => conv.forward(&reflect_pad(rest[level].as_ref().expect("a dense level"), 3)),
+        };
+        let mut out = self.global.after_first_fast(&first_conv(&self.global.first, k));
         for (n, e) in self.enhancers.iter().enumerate() {
-            let level = k - 1 - n;
-            let front_raw = match level {
-                0 => first_conv_fast(&e.front_conv, input),
-                l => e.front_conv.forward(&reflect_pad(&levels[l - 1], 3)),
-            };
-            let front = norm_act(&front_raw, None, true, 0);
+            let front = norm_act(&first_conv(&e.front_conv, k - 1 - n), None, true, 0);
             let after_sum = if e.blocks.is_empty() { 0 } else { 1 };
             let mut h = norm_act(&e.front_down.forward(&front), Some((&out, 0)), true, after_sum);
             for (i, b) in e.blocks.iter().enumerate() {
