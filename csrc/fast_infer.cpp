@@ -403,12 +403,16 @@ Level pool_level(const Level& in) {
       for (int64_t r = begin; r < end; r++) {
         int64_t m = pass == 0 ? 0 : row_mixed[r], e = pass == 0 ? 0 : row_nnz[r];
         for (int64_t ox = 0; ox < o.w; ox++) {
+          // Pass 1 revisits only the mixed pixels (pass 0 left them at -1).
+          if (pass == 1 && o.code[r * o.w + ox] >= 0) continue;
           int32_t c = window(r, ox, acc, seen, touched, nt);
           if (c >= 0) {
             o.code[r * o.w + ox] = c;
             continue;
           }
-          if (pass == 1) {
+          if (pass == 0) {
+            o.code[r * o.w + ox] = -1;
+          } else {
             o.code[r * o.w + ox] = static_cast<int32_t>(-1 - m);
             for (int t = 0; t < nt; t++) o.cls[e + t] = touched[t], o.wt[e + t] = acc[touched[t]];
             o.off[m + 1] = e + nt;
@@ -586,6 +590,15 @@ char* p2p_label_levels(at::Tensor* labels, int64_t label_nc, int64_t k, void** o
 }
 
 void p2p_label_levels_free(void* levels) { delete static_cast<Levels*>(levels); }
+
+// size[0..3] = N, H, W of level `level` (-1 each when there is no such level).
+void p2p_label_level_size(void* levels, int64_t level, int64_t* size) {
+  const Levels& all = *static_cast<const Levels*>(levels);
+  bool ok = level >= 0 && level < static_cast<int64_t>(all.levels.size());
+  size[0] = ok ? all.levels[level].n : -1;
+  size[1] = ok ? all.levels[level].h : -1;
+  size[2] = ok ? all.levels[level].w : -1;
+}
 
 // acc += the convolution of label level `level` (the one-hot map pooled that many times), reflection-padded by
 // `pad`, with the first label_nc input channels of `weight`. acc: channels-last float32/bfloat16 on the CPU, holding

@@ -1,6 +1,7 @@
 //! The fast inference path's pieces: channels-last memory format, the CPU's bfloat16 support, and the kernels of
 //! `csrc/fast_infer.cpp` (instance norm + ReLU + residual written straight into the next layer's reflection
-//! padding; a convolution and the pyramid's first pooling of one-hot labels as lookups). [`InferPath`] says how G runs.
+//! padding; the input convolutions of one-hot labels and of their pooled pyramid levels as lookups). [`InferPath`]
+//! says how G runs.
 //!
 //! The kernels run on CPU tensors in float32 or bfloat16; elsewhere `norm_act` takes the same maths in ATen ops and
 //! the one-hot shortcuts are not used (the caller encodes the labels densely). Errors of LibTorch panic, as tch's
@@ -26,6 +27,7 @@ unsafe extern "C" {
     ) -> *mut c_char;
     fn p2p_label_levels(labels: *mut C_tensor, label_nc: i64, k: i64, out: *mut *mut c_void) -> *mut c_char;
     fn p2p_label_levels_free(levels: *mut c_void);
+    fn p2p_label_level_size(levels: *mut c_void, level: i64, size: *mut i64);
     fn p2p_label_conv_add(
         acc: *mut C_tensor,
         levels: *mut c_void,
@@ -117,22 +119,10 @@ impl OneHot {
     /// The one-hot map (level 0) and its `k` poolings by AvgPool2d(3, 2, 1, count_include_pad=False) (levels
     /// 1..=k, the LocalEnhancer's input pyramid), kept as labels (CPU only).
     pub fn levels(&self, k: usize) -> LabelLevels {
-        let (n, mut h, mut w) = self.labels.size3().expect("labels are [N, H, W]");
-        let mut sizes = vec![(n, h, w)];
-        for _ in 0..k {
-            (h, w) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
-            sizes.push((n, h, w));
-        }
         let mut ptr = std::ptr::null_mut();
         let err = unsafe { p2p_label_levels(raw(&self.labels), self.label_nc, k as i64, &mut ptr) };
         check("label levels", err);
-        LabelLevels { ptr, sizes }
-    }
-
-    /// Adds to `acc` (channels-last, the convolution of the other input channels with its bias) the convolution
-    /// of this one-hot map, reflection-padded by `pad`, with the first `label_nc` input channels of `weight`.
-    pub fn conv_add(&self, acc: &Tensor, weight: &Tensor, pad: i64) {
-        self.levels(0).conv_add(0, acc, weight, pad);
+        LabelLevels { ptr }
     }
 }
 
@@ -140,14 +130,15 @@ impl OneHot {
 #[derive(Debug)]
 pub struct LabelLevels {
     ptr: *mut c_void,
-    /// [N, H, W] of each level.
-    sizes: Vec<(i64, i64, i64)>,
 }
 
 impl LabelLevels {
     /// [N, H, W] of level `level`.
     pub fn size(&self, level: usize) -> (i64, i64, i64) {
-        self.sizes[level]
+        let mut s = [0i64; 3];
+        unsafe { p2p_label_level_size(self.ptr, level as i64, s.as_mut_ptr()) };
+        assert!(s[0] >= 0, "no label level {level}");
+        (s[0], s[1], s[2])
     }
 
     /// Adds to `acc` (channels-last, the convolution of the other input channels with its bias) the convolution
@@ -324,7 +315,7 @@ mod tests {
             let rest_p = to_channels_last(&rest.to_kind(kind).reflection_pad2d([3, 3, 3, 3]));
             let acc = rest_p.conv2d(&wk.narrow(1, 5, 2), Some(&bias.to_kind(kind)), [1, 1], [0, 0], [1, 1], 1);
             let acc = to_channels_last(&acc);
-            hot.conv_add(&acc, &wk, 3);
+            hot.levels(0).conv_add(0, &acc, &wk, 3);
             // bf16 keeps 8 bits of mantissa: 1% of the largest output.
             let scale = want.abs().max().double_value(&[]);
             let tol = if kind == Kind::Float { 1e-4 } else { 0.01 * scale };
@@ -344,7 +335,7 @@ mod tests {
             let weight = randn(&[co, nc, k, k], co);
             let want = dense.reflection_pad2d([pad; 4]).conv2d::<Tensor>(&weight, None, [1, 1], [0, 0], [1, 1], 1);
             let acc = to_channels_last(&Tensor::zeros_like(&want));
-            hot.conv_add(&acc, &weight, pad);
+            hot.levels(0).conv_add(0, &acc, &weight, pad);
             assert!(max_diff(&acc, &want) < 1e-4, "{co} outputs, {k}x{k}: {}", max_diff(&acc, &want));
         }
     }
